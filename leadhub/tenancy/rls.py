@@ -1,0 +1,97 @@
+"""Row-level security and tenant-consistent foreign keys on PostgreSQL.
+
+Installed after every `migrate` (post_migrate), for every model deriving from TenantModel, so a
+table added later is covered without anyone remembering to add it:
+- RLS enabled and FORCED (it then binds the tables' owner too), with one policy that admits only rows
+  of the tenant set on the transaction by `tenant_context` (`set_config(..., true)`, a SET LOCAL);
+  with no tenant set, no row is visible or writable.
+- For each relation between two tenant tables, a composite foreign key
+  `(organization_id, x_id) -> (organization_id, id)`: the database itself refuses a relation that
+  crosses tenants. This is also the key shape a sharded PostgreSQL (Citus) requires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from leadhub.tenancy.context import RLS_SETTING
+
+POLICY_NAME = "tenant_isolation"
+
+
+def tenant_models() -> list[type]:
+    from leadhub.tenancy.models import TenantModel
+
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, TenantModel) and not model._meta.proxy and model._meta.managed
+    ]
+
+
+def _policy_sql(table: str) -> list[str]:
+    predicate = f"organization_id = NULLIF(current_setting('{RLS_SETTING}', true), '')::bigint"
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS {POLICY_NAME} ON "{table}"',
+        f'CREATE POLICY {POLICY_NAME} ON "{table}" USING ({predicate}) WITH CHECK ({predicate})',
+    ]
+
+
+def _constraint_exists(cursor: Any, name: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name])
+    return cursor.fetchone() is not None
+
+
+def _short(name: str) -> str:
+    # PostgreSQL identifiers are at most 63 bytes.
+    if len(name) <= 63:
+        return name
+    import hashlib
+
+    return name[:54] + "_" + hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+def install(connection: BaseDatabaseWrapper | None = None) -> None:
+    connection = connection or connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    models = tenant_models()
+    with connection.cursor() as cursor:
+        referenced: set[type] = set()
+        for model in models:
+            for field in model._meta.concrete_fields:
+                if field.is_relation and field.name != "organization" and field.related_model in models:
+                    referenced.add(field.related_model)
+        for model in referenced:
+            table = model._meta.db_table
+            name = _short(f"{table}_org_id_uniq")
+            if not _constraint_exists(cursor, name):
+                cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" UNIQUE (organization_id, id)')
+        for model in models:
+            table = model._meta.db_table
+            for statement in _policy_sql(table):
+                cursor.execute(statement)
+            for field in model._meta.concrete_fields:
+                if not (field.is_relation and field.name != "organization" and field.related_model in models):
+                    continue
+                target = field.related_model._meta.db_table
+                name = _short(f"{table}_{field.column}_same_org_fk")
+                if _constraint_exists(cursor, name):
+                    continue
+                # Django's own single-column FK stays (it drives ON DELETE in Python); this one only
+                # guarantees both rows share a tenant, so it must not fire deletes itself.
+                cursor.execute(
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY (organization_id, "{field.column}") '
+                    f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
+                )
+
+
+def on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    # post_migrate is sent once per app after all migrations ran, so every table exists by now.
+    install(connections[using])

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class LeadsConfig(AppConfig):
+    name = "leads"
+    verbose_name = "Capture"
+
+    def ready(self) -> None:
+        from leads import handlers  # noqa: F401  (subscribes to domain events)

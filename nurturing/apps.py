@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NurturingConfig(AppConfig):
+    name = "nurturing"
+    verbose_name = "Nurturing"
+
