@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -30,12 +31,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("LEADHUB_TESTING", False) or "pytest" in sys.modules
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production-0123456789"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET)
 if SECRET_KEY == _DEV_SECRET and not (DEBUG or TESTING or env_bool("LEADHUB_DEMO")):
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment unless DEBUG or LEADHUB_DEMO is on.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set in the environment unless DEBUG or LEADHUB_DEMO is on."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -249,7 +252,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LeadHub <no-reply@lea
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- REST API -------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "leadhub.tenancy.authentication.ApiKeyAuthentication",
         "leadhub.tenancy.authentication.TenantSessionAuthentication",
@@ -279,7 +282,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "LeadHub API",
     "DESCRIPTION": (
         "Multi-tenant lead management. Authenticate with `Authorization: Bearer <key>`; "
-        "errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`; POSTs accept `Idempotency-Key`."
+        'errors are `{"error": {"code", "message", "fields"}}`; POSTs accept `Idempotency-Key`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

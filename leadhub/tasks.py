@@ -25,9 +25,9 @@ def events_outbox_sweep() -> int:
     for organization_id in Organization.objects.values_list("pk", flat=True):
         with tenant_context(organization_id):
             rows = list(
-                OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff).order_by("created_at")[
-                    :OUTBOX_BATCH
-                ]
+                OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff).order_by(
+                    "created_at"
+                )[:OUTBOX_BATCH]
             )
         for row in rows:
             if row.name in EVENT_TYPES and dispatch(row.pk, event_from_row(row)):

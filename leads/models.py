@@ -55,7 +55,9 @@ STAGE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # The five stages of the main path, in order (for navigation, the funnel and velocity).
 FUNNEL_STAGES: tuple[str, ...] = (Stage.COLD, Stage.MQL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
-OPEN_STAGES: frozenset[str] = frozenset({Stage.COLD, Stage.MQL, Stage.PQL, Stage.SQL, Stage.OPPORTUNITY, Stage.RECYCLED})
+OPEN_STAGES: frozenset[str] = frozenset(
+    {Stage.COLD, Stage.MQL, Stage.PQL, Stage.SQL, Stage.OPPORTUNITY, Stage.RECYCLED}
+)
 
 
 class TouchpointType(models.TextChoices):
@@ -93,7 +95,9 @@ class CustomField(TenantModel):
     entity = models.CharField(max_length=10, choices=CustomFieldEntity.choices)
     key = models.SlugField(max_length=60, help_text="Name used in the API and in filters (cf.<key>).")
     label = models.CharField(max_length=100)
-    field_type = models.CharField(max_length=10, choices=CustomFieldType.choices, default=CustomFieldType.TEXT)
+    field_type = models.CharField(
+        max_length=10, choices=CustomFieldType.choices, default=CustomFieldType.TEXT
+    )
     choices = models.JSONField(default=list, blank=True)
     help_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -146,7 +150,9 @@ class Contact(TenantModel):
     phone = models.CharField(max_length=40, blank=True)
     country = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
-    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
     custom = models.JSONField(default=dict, blank=True)
     # Lower-cased "first last email company" for search (a trigram index on PostgreSQL).
     search_text = models.CharField(max_length=700, blank=True, editable=False)
@@ -206,7 +212,9 @@ class CampaignSpend(TenantModel):
     class Meta:
         ordering = ["-date"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "campaign", "date"], name="spend_unique_campaign_day"),
+            models.UniqueConstraint(
+                fields=["organization", "campaign", "date"], name="spend_unique_campaign_day"
+            ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="spend_amount_not_negative"),
         ]
 
@@ -223,7 +231,9 @@ class Lead(TenantModel):
     score = models.IntegerField(default=0)
     grade = models.CharField(max_length=1, blank=True)
     source_channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.DIRECT)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
     first_touch_at = models.DateTimeField(null=True, blank=True)
     first_touch_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
     first_touch_campaign = models.ForeignKey(
@@ -246,7 +256,9 @@ class Lead(TenantModel):
         ordering = ["-id"]
         constraints = [
             _org_id_unique("leads_lead"),
-            models.UniqueConstraint(fields=["organization", "contact", "journey"], name="lead_unique_journey"),
+            models.UniqueConstraint(
+                fields=["organization", "contact", "journey"], name="lead_unique_journey"
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "stage", "id"], name="lead_org_stage"),
@@ -272,7 +284,9 @@ class StageChange(TenantModel):
     changed_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    changed_by_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     rule = models.CharField(max_length=100, blank=True, help_text="The rule or process that moved the lead.")
     reason = models.TextField(blank=True)
 
@@ -296,11 +310,15 @@ class StageChange(TenantModel):
 
 
 class Touchpoint(TenantModel):
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints")
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
+    )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
     )
-    anonymous_id = models.CharField(max_length=64, blank=True, help_text="First-party visitor id before identification.")
+    anonymous_id = models.CharField(
+        max_length=64, blank=True, help_text="First-party visitor id before identification."
+    )
     external_id = models.CharField(max_length=100, blank=True, help_text="Sender's id, for safe retries.")
     type = models.CharField(max_length=20, choices=TouchpointType.choices)
     occurred_at = models.DateTimeField(default=timezone.now)

@@ -38,12 +38,28 @@ from leads.models import (
 CONTACT_FIELDS = ("first_name", "last_name", "job_title", "phone", "country", "city")
 COMPANY_FIELDS = ("name", "industry", "employee_count", "annual_revenue", "country")
 FREE_MAIL_DOMAINS = frozenset(
-    {"gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com",
-     "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com", "mail.com", "yandex.ru"}
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "icloud.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.ru",
+    }
 )
 
 
 # --- normalisation -------------------------------------------------------------------------
+
 
 def email_normalize(email: str) -> str:
     """Lower-cased and trimmed. Gmail-style dots and +tags are kept: they can be distinct mailboxes."""
@@ -54,7 +70,7 @@ def domain_normalize(domain: str) -> str:
     domain = (domain or "").strip().lower()
     for prefix in ("https://", "http://"):
         if domain.startswith(prefix):
-            domain = domain[len(prefix):]
+            domain = domain[len(prefix) :]
     domain = domain.split("/", 1)[0]
     return domain[4:] if domain.startswith("www.") else domain
 
@@ -65,6 +81,7 @@ def contact_search_text(contact: Contact, company_name: str = "") -> str:
 
 
 # --- custom fields -------------------------------------------------------------------------
+
 
 def custom_fields_for(entity: str) -> dict[str, CustomField]:
     return {f.key: f for f in CustomField.objects.filter(entity=entity)}
@@ -89,7 +106,9 @@ def custom_value_clean(definition: CustomField, value: Any) -> Any:
             raise ValueError(f"'{value}' is not a number.") from None
         if not number.is_finite():
             raise ValueError("Expected a finite number.")
-        return int(number) if number == number.to_integral_value() and "." not in str(value) else float(number)
+        return (
+            int(number) if number == number.to_integral_value() and "." not in str(value) else float(number)
+        )
     if kind == CustomFieldType.CHOICE:
         text = str(value)
         if definition.choices and text not in definition.choices:
@@ -115,7 +134,10 @@ def custom_value_clean(definition: CustomField, value: Any) -> Any:
 
 
 def custom_values_clean(
-    *, entity: str, values: Mapping[str, Any] | None, field_prefix: str = "custom_fields",
+    *,
+    entity: str,
+    values: Mapping[str, Any] | None,
+    field_prefix: str = "custom_fields",
     definitions: dict[str, CustomField] | None = None,
 ) -> dict[str, Any]:
     """Validate a {key: value} mapping against the organization's custom fields (None means clear)."""
@@ -129,7 +151,9 @@ def custom_values_clean(
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            errors[f"{field_prefix}.{key}"] = [f"No {entity} custom field '{key}' exists in this organization."]
+            errors[f"{field_prefix}.{key}"] = [
+                f"No {entity} custom field '{key}' exists in this organization."
+            ]
             continue
         try:
             cleaned[key] = custom_value_clean(definition, value)
@@ -140,7 +164,9 @@ def custom_values_clean(
     return cleaned
 
 
-def _merge_custom(existing: dict[str, Any], cleaned: dict[str, Any], *, overwrite_blank: bool) -> dict[str, Any]:
+def _merge_custom(
+    existing: dict[str, Any], cleaned: dict[str, Any], *, overwrite_blank: bool
+) -> dict[str, Any]:
     merged = dict(existing or {})
     for key, value in cleaned.items():
         if value is None:
@@ -152,8 +178,14 @@ def _merge_custom(existing: dict[str, Any], cleaned: dict[str, Any], *, overwrit
 
 
 def custom_field_create(
-    *, entity: str, key: str, label: str, field_type: str, choices: list[str] | None = None,
-    help_text: str = "", position: int = 0,
+    *,
+    entity: str,
+    key: str,
+    label: str,
+    field_type: str,
+    choices: list[str] | None = None,
+    help_text: str = "",
+    position: int = 0,
 ) -> CustomField:
     errors: dict[str, str] = {}
     if entity not in CustomFieldEntity.values:
@@ -169,8 +201,13 @@ def custom_field_create(
     if errors:
         raise ValidationError(errors)
     field = CustomField(
-        entity=entity, key=key, label=label or key, field_type=field_type,
-        choices=[str(c) for c in (choices or [])], help_text=help_text, position=position,
+        entity=entity,
+        key=key,
+        label=label or key,
+        field_type=field_type,
+        choices=[str(c) for c in (choices or [])],
+        help_text=help_text,
+        position=position,
     )
     field.full_clean(exclude=["organization"])
     field.save()
@@ -178,6 +215,7 @@ def custom_field_create(
 
 
 # --- companies and contacts ------------------------------------------------------------------
+
 
 def company_upsert(*, data: Mapping[str, Any], actor: Actor | None = None) -> Company | None:
     """Find the company by normalised domain (else by exact name) and fill in what is known."""
@@ -239,11 +277,17 @@ def contact_upsert(*, data: Mapping[str, Any], actor: Actor | None = None) -> tu
         if merged != contact.custom:
             contact.custom = merged
             changed.append("custom_fields")
-        contact.search_text = contact_search_text(contact, company.name if company else _company_name(contact))
-        contact.full_clean(exclude=["organization", "company"], validate_unique=False, validate_constraints=False)
+        contact.search_text = contact_search_text(
+            contact, company.name if company else _company_name(contact)
+        )
+        contact.full_clean(
+            exclude=["organization", "company"], validate_unique=False, validate_constraints=False
+        )
         contact.save()
         if changed and not created:
-            publish(ContactUpdated(organization_id=contact.organization_id, contact_id=contact.pk, fields=changed))
+            publish(
+                ContactUpdated(organization_id=contact.organization_id, contact_id=contact.pk, fields=changed)
+            )
     return contact, created
 
 
@@ -280,10 +324,14 @@ def contact_update(*, contact: Contact, data: Mapping[str, Any], actor: Actor) -
             contact.custom = _merge_custom(contact.custom, custom, overwrite_blank=True)
             changed.append("custom_fields")
         contact.search_text = contact_search_text(contact, _company_name(contact))
-        contact.full_clean(exclude=["organization", "company"], validate_unique=False, validate_constraints=False)
+        contact.full_clean(
+            exclude=["organization", "company"], validate_unique=False, validate_constraints=False
+        )
         contact.save()
         if changed:
-            publish(ContactUpdated(organization_id=contact.organization_id, contact_id=contact.pk, fields=changed))
+            publish(
+                ContactUpdated(organization_id=contact.organization_id, contact_id=contact.pk, fields=changed)
+            )
     return contact
 
 
@@ -296,7 +344,13 @@ def company_update(*, company: Company, data: Mapping[str, Any], actor: Actor) -
         company.domain = domain
     for field in COMPANY_FIELDS:
         if field in data:
-            setattr(company, field, data[field] if data[field] is not None else ("" if field in {"name", "industry", "country"} else None))
+            setattr(
+                company,
+                field,
+                data[field]
+                if data[field] is not None
+                else ("" if field in {"name", "industry", "country"} else None),
+            )
     if "custom_fields" in data:
         company.custom = _merge_custom(company.custom, custom, overwrite_blank=True)
     company.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
@@ -305,6 +359,7 @@ def company_update(*, company: Company, data: Mapping[str, Any], actor: Actor) -
 
 
 # --- leads ----------------------------------------------------------------------------------
+
 
 def lead_capture(
     *,
@@ -320,7 +375,10 @@ def lead_capture(
     with transaction.atomic():
         contact, _ = contact_upsert(data=contact_data, actor=actor)
         lead = (
-            Lead.objects.select_for_update().filter(contact=contact, is_current=True).order_by("-journey").first()
+            Lead.objects.select_for_update()
+            .filter(contact=contact, is_current=True)
+            .order_by("-journey")
+            .first()
         )
         created = False
         if lead is None or lead.stage in {Stage.CUSTOMER, Stage.DISQUALIFIED}:
@@ -332,11 +390,25 @@ def lead_capture(
         else:
             _lead_apply(lead, lead_data, only_blank=True)
             lead.save()
-        publish(LeadCaptured(organization_id=lead.organization_id, lead_id=lead.pk, contact_id=contact.pk, created=created))
+        publish(
+            LeadCaptured(
+                organization_id=lead.organization_id, lead_id=lead.pk, contact_id=contact.pk, created=created
+            )
+        )
     return lead, created
 
 
-LEAD_EDITABLE = ("owner", "score", "grade", "source_channel", "campaign", "budget", "authority", "need", "timing")
+LEAD_EDITABLE = (
+    "owner",
+    "score",
+    "grade",
+    "source_channel",
+    "campaign",
+    "budget",
+    "authority",
+    "need",
+    "timing",
+)
 
 
 def _lead_apply(lead: Lead, data: Mapping[str, Any], *, only_blank: bool = False) -> None:
@@ -358,14 +430,25 @@ def _lead_new(*, contact: Contact, journey: int, data: Mapping[str, Any], actor:
     stage = data.get("stage") or Stage.COLD
     if stage not in Stage.values:
         raise ValidationError({"stage": [f"'{stage}' is not a stage."]})
-    lead = Lead(contact=contact, journey=journey, stage=stage, stage_changed_at=now, created_at=data.get("created_at") or now)
+    lead = Lead(
+        contact=contact,
+        journey=journey,
+        stage=stage,
+        stage_changed_at=now,
+        created_at=data.get("created_at") or now,
+    )
     _lead_apply(lead, data)
     if lead.campaign_id and not data.get("source_channel"):
         lead.source_channel = lead.campaign.channel if lead.campaign else lead.source_channel
     lead.save()
     StageChange.objects.create(
-        lead=lead, from_stage="", to_stage=stage, changed_at=lead.created_at,
-        changed_by_user=actor.user, changed_by_api_key=actor.api_key, rule=actor.rule or "created",
+        lead=lead,
+        from_stage="",
+        to_stage=stage,
+        changed_at=lead.created_at,
+        changed_by_user=actor.user,
+        changed_by_api_key=actor.api_key,
+        rule=actor.rule or "created",
         reason=str(data.get("stage_reason") or "Lead created"),
     )
     return lead
@@ -377,14 +460,20 @@ def lead_create(*, contact: Contact, data: Mapping[str, Any], actor: Actor) -> L
         last = Lead.objects.filter(contact=contact).aggregate(j=Max("journey"))["j"] or 0
         Lead.objects.filter(contact=contact, is_current=True).update(is_current=False)
         lead = _lead_new(contact=contact, journey=last + 1, data=data, actor=actor)
-        publish(LeadCaptured(organization_id=lead.organization_id, lead_id=lead.pk, contact_id=contact.pk, created=True))
+        publish(
+            LeadCaptured(
+                organization_id=lead.organization_id, lead_id=lead.pk, contact_id=contact.pk, created=True
+            )
+        )
     return lead
 
 
 def lead_update(*, lead: Lead, data: Mapping[str, Any], actor: Actor) -> Lead:
     """Edit a lead's fields. The stage is not a field: it moves only through `lead_change_stage`."""
     if "stage" in data and data["stage"] != lead.stage:
-        raise ValidationError({"stage": ["Change the stage with the stage-change action, which records why."]})
+        raise ValidationError(
+            {"stage": ["Change the stage with the stage-change action, which records why."]}
+        )
     with transaction.atomic():
         _lead_apply(lead, data)
         lead.save()
@@ -395,7 +484,9 @@ class StageTransitionError(ValidationError):
     pass
 
 
-def lead_change_stage(*, lead: Lead, to_stage: str, actor: Actor, reason: str = "", at: dt.datetime | None = None) -> Lead:
+def lead_change_stage(
+    *, lead: Lead, to_stage: str, actor: Actor, reason: str = "", at: dt.datetime | None = None
+) -> Lead:
     """The one way a lead changes stage: checks the move is allowed, records who or what and why, and
     publishes LeadStageChanged after commit."""
     if to_stage not in Stage.values:
@@ -408,7 +499,12 @@ def lead_change_stage(*, lead: Lead, to_stage: str, actor: Actor, reason: str = 
         if to_stage not in STAGE_TRANSITIONS[from_stage]:
             allowed = ", ".join(sorted(STAGE_TRANSITIONS[from_stage])) or "none (start a new journey)"
             raise StageTransitionError(
-                {"stage": [f"A lead cannot move from {from_stage} to {to_stage}; allowed from {from_stage}: {allowed}."]}
+                {
+                    "stage": [
+                        f"A lead cannot move from {from_stage} to {to_stage}; "
+                        f"allowed from {from_stage}: {allowed}."
+                    ]
+                }
             )
         if to_stage in {Stage.DISQUALIFIED, Stage.RECYCLED} and not reason.strip():
             raise StageTransitionError({"reason": [f"Say why the lead is {to_stage}."]})
@@ -417,13 +513,22 @@ def lead_change_stage(*, lead: Lead, to_stage: str, actor: Actor, reason: str = 
         locked.stage_changed_at = when
         locked.save(update_fields=["stage", "stage_changed_at", "updated_at"])
         StageChange.objects.create(
-            lead=locked, from_stage=from_stage, to_stage=to_stage, changed_at=when,
-            changed_by_user=actor.user, changed_by_api_key=actor.api_key, rule=actor.rule, reason=reason.strip(),
+            lead=locked,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            changed_at=when,
+            changed_by_user=actor.user,
+            changed_by_api_key=actor.api_key,
+            rule=actor.rule,
+            reason=reason.strip(),
         )
         publish(
             LeadStageChanged(
-                organization_id=locked.organization_id, lead_id=locked.pk,
-                from_stage=from_stage, to_stage=to_stage, reason=reason.strip(),
+                organization_id=locked.organization_id,
+                lead_id=locked.pk,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                reason=reason.strip(),
             )
         )
     lead.stage, lead.stage_changed_at = locked.stage, locked.stage_changed_at
@@ -465,6 +570,7 @@ def lead_delete(*, lead: Lead, actor: Actor) -> None:
 
 # --- touchpoints ----------------------------------------------------------------------------
 
+
 def touchpoints_record(*, touchpoints: list[Touchpoint]) -> list[Touchpoint]:
     """Store validated touchpoints in one statement and publish one event for the batch.
 
@@ -474,7 +580,11 @@ def touchpoints_record(*, touchpoints: list[Touchpoint]) -> list[Touchpoint]:
         return []
     organization_id = current_organization_id()
     external_ids = [t.external_id for t in touchpoints if t.external_id]
-    seen = set(Touchpoint.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True)) if external_ids else set()
+    seen = (
+        set(Touchpoint.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
+        if external_ids
+        else set()
+    )
     fresh: list[Touchpoint] = []
     batch_ids: set[str] = set()
     for touchpoint in touchpoints:
@@ -511,23 +621,31 @@ def leads_touch_rollup(*, lead_ids: Iterable[int]) -> int:
         return 0
     of_lead = Touchpoint.objects.filter(lead_id=OuterRef("pk"))
     first = of_lead.order_by("occurred_at", "id")
-    return Lead.objects.filter(pk__in=ids).filter(Exists(of_lead)).update(
-        last_touch_at=Subquery(of_lead.order_by("-occurred_at", "-id").values("occurred_at")[:1]),
-        first_touch_at=Subquery(first.values("occurred_at")[:1]),
-        first_touch_channel=Coalesce(Subquery(first.values("channel")[:1]), Value("")),
-        first_touch_campaign=Subquery(first.values("campaign_id")[:1]),
-        first_touch_url=Coalesce(Subquery(first.values("url")[:1]), Value("")),
+    return (
+        Lead.objects.filter(pk__in=ids)
+        .filter(Exists(of_lead))
+        .update(
+            last_touch_at=Subquery(of_lead.order_by("-occurred_at", "-id").values("occurred_at")[:1]),
+            first_touch_at=Subquery(first.values("occurred_at")[:1]),
+            first_touch_channel=Coalesce(Subquery(first.values("channel")[:1]), Value("")),
+            first_touch_campaign=Subquery(first.values("campaign_id")[:1]),
+            first_touch_url=Coalesce(Subquery(first.values("url")[:1]), Value("")),
+        )
     )
 
 
 # --- campaigns ------------------------------------------------------------------------------
 
-def campaign_spend_set(*, campaign: Campaign, date: dt.date, amount: Decimal, currency: str = "", note: str = "") -> CampaignSpend:
+
+def campaign_spend_set(
+    *, campaign: Campaign, date: dt.date, amount: Decimal, currency: str = "", note: str = ""
+) -> CampaignSpend:
     """Record the spend of one campaign on one day (a second call for the same day replaces it)."""
     if amount < 0:
         raise ValidationError({"amount": ["Spend cannot be negative."]})
     spend, _ = CampaignSpend.objects.update_or_create(
-        campaign=campaign, date=date,
+        campaign=campaign,
+        date=date,
         defaults={"amount": amount, "currency": currency or campaign.currency, "note": note},
     )
     return spend

@@ -77,7 +77,9 @@ def in_other_org(other_org: Organization) -> Callable[[], AbstractContextManager
 
 def make_api_client(organization: Organization, scope: str = ApiKeyScope.FULL) -> APIClient:
     with tenant_context(organization):
-        _, raw = api_key_create(organization=organization, name=f"test {scope}", scope=scope, actor=Actor.system("test"))
+        _, raw = api_key_create(
+            organization=organization, name=f"test {scope}", scope=scope, actor=Actor.system("test")
+        )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     client.raw_key = raw  # type: ignore[attr-defined]

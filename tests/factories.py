@@ -9,7 +9,17 @@ from django.contrib.auth import get_user_model
 
 from leadhub.tenancy.context import current_organization_id
 from leadhub.tenancy.models import Membership, Organization, Role
-from leads.models import Campaign, Channel, Company, Contact, Lead, Stage, StageChange, Touchpoint, TouchpointType
+from leads.models import (
+    Campaign,
+    Channel,
+    Company,
+    Contact,
+    Lead,
+    Stage,
+    StageChange,
+    Touchpoint,
+    TouchpointType,
+)
 
 
 def _current_org() -> Organization:
@@ -69,7 +79,9 @@ class ContactFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     job_title = "Head of Marketing"
-    search_text = factory.LazyAttribute(lambda o: f"{o.first_name} {o.last_name} {o.email_normalized}".lower())
+    search_text = factory.LazyAttribute(
+        lambda o: f"{o.first_name} {o.last_name} {o.email_normalized}".lower()
+    )
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,6 @@ class TenantScopedMixin:
     """Give subclasses `scoped_queryset(organization)` instead of `get_queryset()`."""
 
     model: ClassVar[type[Model] | None] = None
-    request: Request
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -28,7 +27,8 @@ class TenantScopedMixin:
 
     @property
     def organization(self) -> Organization:
-        return self.request._request.organization  # type: ignore[attr-defined]
+        request: Request = self.request  # type: ignore[attr-defined]
+        return request._request.organization  # type: ignore[attr-defined]
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[Any]:
         assert self.model is not None, f"{type(self).__name__} must set `model`."

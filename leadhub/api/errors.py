@@ -59,7 +59,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, IntegrityError):
-        exc = exceptions.ValidationError({"non_field_errors": ["This conflicts with a record that already exists."]})
+        exc = exceptions.ValidationError(
+            {"non_field_errors": ["This conflicts with a record that already exists."]}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -68,7 +70,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     assert isinstance(exc, exceptions.APIException)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        message = "The request has invalid fields: " + ", ".join(sorted(fields)) + "." if fields else "Invalid request."
+        message = (
+            "The request has invalid fields: " + ", ".join(sorted(fields)) + "."
+            if fields
+            else "Invalid request."
+        )
         response.data = error_body("validation_error", message, fields)
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
@@ -86,4 +92,6 @@ def _api_error_view(status_code: int, code: str, message: str) -> Any:
 
 
 api_not_found = _api_error_view(404, "not_found", "No such resource.")
-api_server_error = _api_error_view(500, "server_error", "Something went wrong on our side; it has been logged.")
+api_server_error = _api_error_view(
+    500, "server_error", "Something went wrong on our side; it has been logged."
+)

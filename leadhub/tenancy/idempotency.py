@@ -35,7 +35,9 @@ def lookup(request: HttpRequest) -> HttpResponse | None:
     key = request.META[HEADER]
     if len(key) > MAX_KEY_LENGTH:
         return json_error(
-            400, "invalid_idempotency_key", "Idempotency-Key is too long.",
+            400,
+            "invalid_idempotency_key",
+            "Idempotency-Key is too long.",
             {"Idempotency-Key": [f"At most {MAX_KEY_LENGTH} characters."]},
         )
     with tenant_context(request.organization):  # type: ignore[attr-defined]
@@ -49,7 +51,9 @@ def lookup(request: HttpRequest) -> HttpResponse | None:
             "This Idempotency-Key was already used for a different request.",
             {"Idempotency-Key": ["Use a new key for a new request."]},
         )
-    response = HttpResponse(bytes(record.response_body), status=record.status_code, content_type=record.content_type)
+    response = HttpResponse(
+        bytes(record.response_body), status=record.status_code, content_type=record.content_type
+    )
     response["Idempotent-Replayed"] = "true"
     return response
 

@@ -122,6 +122,10 @@ class TenantModel(models.Model):
         default_manager_name = "objects"
         base_manager_name = "unscoped"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.bind_organization(current_organization_id_or_none())
+        super().save(*args, **kwargs)
+
     def bind_organization(self, organization_id: int | None) -> None:
         """Take the tenant from the context when unset; refuse a row or a relation of another tenant."""
         if self.organization_id is None:
@@ -134,22 +138,18 @@ class TenantModel(models.Model):
                 f"not to the current organization {organization_id}."
             )
         for field in self._meta.concrete_fields:
-            if not field.is_relation or field.name == "organization":
+            if not isinstance(field, models.ForeignKey) or field.name == "organization":
                 continue
             related_model = field.related_model
             if not (isinstance(related_model, type) and issubclass(related_model, TenantModel)):
                 continue
             if field.is_cached(self):
                 related = field.get_cached_value(self)
-                if related is not None and related.organization_id != self.organization_id:
+                if related is not None and getattr(related, "organization_id", None) != self.organization_id:
                     raise CrossTenantError(
                         f"{type(self).__name__}.{field.name} points to another organization's "
                         f"{related_model.__name__}."
                     )
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.bind_organization(current_organization_id_or_none())
-        super().save(*args, **kwargs)
 
 
 class AuditLog(TenantModel):
@@ -158,7 +158,9 @@ class AuditLog(TenantModel):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=60)
     target_type = models.CharField(max_length=60, blank=True)
@@ -193,6 +195,9 @@ class IdempotencyRecord(TenantModel):
             models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key_per_org"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
+
 
 class OutboxEvent(TenantModel):
     """A domain event stored with the write that caused it; dispatched after commit, and re-dispatched by
@@ -213,3 +218,6 @@ class OutboxEvent(TenantModel):
                 condition=models.Q(dispatched_at__isnull=True),
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk}"

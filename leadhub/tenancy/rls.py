@@ -17,13 +17,14 @@ from typing import Any
 from django.apps import apps
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 
 from leadhub.tenancy.context import RLS_SETTING
 
 POLICY_NAME = "tenant_isolation"
 
 
-def tenant_models() -> list[type]:
+def tenant_models() -> list[type[Model]]:
     from leadhub.tenancy.models import TenantModel
 
     return [
@@ -63,7 +64,7 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
         return
     models = tenant_models()
     with connection.cursor() as cursor:
-        referenced: set[type] = set()
+        referenced: set[type[Model]] = set()
         for model in models:
             for field in model._meta.concrete_fields:
                 if field.is_relation and field.name != "organization" and field.related_model in models:
@@ -87,7 +88,8 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
                 # Django's own single-column FK stays (it drives ON DELETE in Python); this one only
                 # guarantees both rows share a tenant, so it must not fire deletes itself.
                 cursor.execute(
-                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY (organization_id, "{field.column}") '
+                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" '
+                    f'FOREIGN KEY (organization_id, "{field.column}") '
                     f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
                 )
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -83,7 +82,9 @@ def audit_record(
     )
 
 
-def organization_create(*, name: str, slug: str = "", admin_email: str = "", password: str | None = None) -> Organization:
+def organization_create(
+    *, name: str, slug: str = "", admin_email: str = "", password: str | None = None
+) -> Organization:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "The organization needs a name."})
@@ -107,7 +108,9 @@ def organization_create(*, name: str, slug: str = "", admin_email: str = "", pas
     return organization
 
 
-def user_get_or_create(*, email: str, password: str | None = None, first_name: str = "", last_name: str = "") -> Any:
+def user_get_or_create(
+    *, email: str, password: str | None = None, first_name: str = "", last_name: str = ""
+) -> Any:
     User = get_user_model()
     email = email.strip().lower()
     if not email or "@" not in email:
@@ -126,7 +129,7 @@ def user_get_or_create(*, email: str, password: str | None = None, first_name: s
     return user
 
 
-def membership_set(*, organization: Organization, user: AbstractBaseUser, role: str, actor: Actor) -> Membership:
+def membership_set(*, organization: Organization, user: Any, role: str, actor: Actor) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"'{role}' is not a role; choose one of {', '.join(Role.values)}."})
     membership, created = Membership.objects.get_or_create(
@@ -173,13 +176,17 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, organization: Organization, name: str, scope: str = ApiKeyScope.FULL, actor: Actor) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, organization: Organization, name: str, scope: str = ApiKeyScope.FULL, actor: Actor
+) -> tuple[ApiKey, str]:
     """Create a key and return it with its full value, which is shown once and never stored."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the key a name so you can recognise it later."})
     if scope not in ApiKeyScope.values:
-        raise ValidationError({"scope": f"'{scope}' is not a scope; choose one of {', '.join(ApiKeyScope.values)}."})
+        raise ValidationError(
+            {"scope": f"'{scope}' is not a scope; choose one of {', '.join(ApiKeyScope.values)}."}
+        )
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(

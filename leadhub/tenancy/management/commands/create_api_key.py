@@ -25,10 +25,17 @@ class Command(BaseCommand):
         try:
             with tenant_context(organization):
                 key, raw = api_key_create(
-                    organization=organization, name=options["name"], scope=options["scope"],
+                    organization=organization,
+                    name=options["name"],
+                    scope=options["scope"],
                     actor=Actor.system("create_api_key command"),
                 )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
-        self.stdout.write(f"Created {key.scope} key '{key.name}' (prefix {key.prefix}) for {organization.slug}. Store it now:")
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            ) from None
+        self.stdout.write(
+            f"Created {key.scope} key '{key.name}' (prefix {key.prefix}) for {organization.slug}. "
+            "Store it now, it is not shown again:"
+        )
         self.stdout.write(raw)

@@ -20,9 +20,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             organization = organization_create(
-                name=options["name"], slug=options["slug"],
-                admin_email=options["admin_email"], password=options["password"],
+                name=options["name"],
+                slug=options["slug"],
+                admin_email=options["admin_email"],
+                password=options["password"],
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
-        self.stdout.write(f"Created organization {organization.name} ({organization.slug}), admin {options['admin_email']}")
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            ) from None
+        self.stdout.write(
+            f"Created organization {organization.name} ({organization.slug}), admin {options['admin_email']}"
+        )

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="", help="Password for the role (none with trust auth).")
         parser.add_argument("--database", default="leadhub")
         parser.add_argument(
-            "--createdb", action="store_true",
+            "--createdb",
+            action="store_true",
             help="Let the role create databases (needed only where the test runner creates test_<db>).",
         )
 
@@ -37,10 +38,14 @@ class Command(BaseCommand):
             conn.execute(sql.SQL("{} {} WITH {}").format(verb, sql.Identifier(role), attributes))
             if options["password"]:
                 conn.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(options["password"]))
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(options["password"])
+                    )
                 )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(database), sql.Identifier(role)
+                    )
                 )
         self.stdout.write(f"Role {role} (no superuser, no BYPASSRLS) and database {database} are ready.")
