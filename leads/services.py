@@ -4,19 +4,38 @@ transaction, validates its input with messages that name the field, and publishe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import (
+    Exists,
+    F,
+    Func,
+    JSONField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, Coalesce, Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from leadhub.events import ContactUpdated, LeadCaptured, LeadStageChanged, TouchpointsRecorded, publish
+from leadhub.events import (
+    ContactUpdated,
+    LeadCaptured,
+    LeadStageChanged,
+    TouchpointsRecorded,
+    publish,
+    publish_many,
+)
 from leadhub.tenancy.context import current_organization_id
 from leadhub.tenancy.services import Actor
 from leads.models import (
@@ -217,82 +236,212 @@ def custom_field_create(
 # --- companies and contacts ------------------------------------------------------------------
 
 
+def _errors_of(exc: ValidationError, prefix: str = "") -> dict[str, list[str]]:
+    messages = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return {f"{prefix}{key}": [str(m) for m in value] for key, value in messages.items()}
+
+
+def companies_bulk_upsert(
+    *, items: Mapping[int, Mapping[str, Any]]
+) -> tuple[dict[int, Company], dict[int, dict[str, list[str]]]]:
+    """Capture-style upsert of many companies in a fixed number of statements.
+
+    Matches by normalised domain, else by name (case-insensitive) among companies without another
+    domain; fills in known values, never blanks. Items are {index: data}; returns the company per
+    index (items naming no company are absent) and the errors per index.
+    """
+    definitions = custom_fields_for(CustomFieldEntity.COMPANY)
+    errors: dict[int, dict[str, list[str]]] = {}
+    prepared: dict[int, tuple[str, str, dict[str, Any], Mapping[str, Any]]] = {}
+    for index, data in items.items():
+        domain = domain_normalize(str(data.get("domain") or ""))
+        name = str(data.get("name") or "").strip()
+        if not domain and not name:
+            continue
+        try:
+            custom = custom_values_clean(
+                entity=CustomFieldEntity.COMPANY, values=data.get("custom_fields"), definitions=definitions
+            )
+            probe = Company(name=name or domain, domain=domain)
+            for field in COMPANY_FIELDS:
+                if data.get(field) not in (None, ""):
+                    setattr(probe, field, data[field])
+            probe.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            errors[index] = _errors_of(exc)
+            continue
+        prepared[index] = (domain, name, custom, data)
+
+    domains = {domain for domain, _, _, _ in prepared.values() if domain}
+    by_domain = {c.domain: c for c in Company.objects.filter(domain__in=domains)} if domains else {}
+    names = {name.lower() for domain, name, _, _ in prepared.values() if name and domain not in by_domain}
+    by_name: dict[str, list[Company]] = {}
+    if names:
+        for company in (
+            Company.objects.annotate(name_lower=Lower("name")).filter(name_lower__in=names).order_by("id")
+        ):
+            by_name.setdefault(company.name.lower(), []).append(company)
+
+    result: dict[int, Company] = {}
+    created: list[Company] = []
+    touched: dict[int, Company] = {}
+    now = timezone.now()
+    for index, (domain, name, custom, data) in prepared.items():
+        company = by_domain.get(domain) if domain else None
+        if company is None and name:
+            company = next((c for c in by_name.get(name.lower(), []) if c.domain in ("", domain)), None)
+        if company is None:
+            company = Company(name=name or domain, domain=domain)
+            created.append(company)
+            by_name.setdefault(company.name.lower(), []).append(company)
+        elif domain and not company.domain:
+            company.domain = domain
+        if domain:
+            by_domain[domain] = company
+        for field in COMPANY_FIELDS:
+            value = data.get(field)
+            if value not in (None, "") and field != "name":
+                setattr(company, field, value)
+        company.custom = _merge_custom(company.custom, custom, overwrite_blank=False)
+        if company.pk is not None:
+            company.updated_at = now
+            touched[company.pk] = company
+        result[index] = company
+    Company.objects.bulk_create(created, batch_size=500)
+    if touched:
+        Company.objects.bulk_update(
+            list(touched.values()),
+            ["domain", *[f for f in COMPANY_FIELDS if f != "name"], "custom", "updated_at"],
+            batch_size=500,
+        )
+    return result, errors
+
+
 def company_upsert(*, data: Mapping[str, Any], actor: Actor | None = None) -> Company | None:
-    """Find the company by normalised domain (else by exact name) and fill in what is known."""
-    domain = domain_normalize(str(data.get("domain") or ""))
-    name = str(data.get("name") or "").strip()
-    if not domain and not name:
-        return None
-    company = None
-    if domain:
-        company = Company.objects.filter(domain=domain).first()
-    if company is None and name:
-        company = Company.objects.filter(name__iexact=name, domain__in=["", domain]).first()
-    custom = custom_values_clean(entity=CustomFieldEntity.COMPANY, values=data.get("custom_fields"))
-    if company is None:
-        company = Company(name=name or domain, domain=domain)
-    elif domain and not company.domain:
-        company.domain = domain
-    for field in COMPANY_FIELDS:
-        value = data.get(field)
-        if value not in (None, ""):
-            setattr(company, field, value)
-    company.custom = _merge_custom(company.custom, custom, overwrite_blank=False)
-    company.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
-    company.save()
-    return company
+    """Find the company by normalised domain (else by name) and fill in what is known."""
+    result, errors = companies_bulk_upsert(items={0: data})
+    if errors:
+        raise ValidationError(errors[0])
+    return result.get(0)
 
 
-def contact_upsert(*, data: Mapping[str, Any], actor: Actor | None = None) -> tuple[Contact, bool]:
-    """Create or update the contact with this normalised email. Known values are never overwritten
-    with blanks: capture forms often ask for less than the record already holds."""
-    email = str(data.get("email") or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": ["Enter a valid email address."]}) from None
-    normalized = email_normalize(email)
-    custom = custom_values_clean(entity=CustomFieldEntity.CONTACT, values=data.get("custom_fields"))
-    company_data = data.get("company")
-    company = None
-    if isinstance(company_data, Company):
-        company = company_data
-    elif isinstance(company_data, Mapping):
-        company = company_upsert(data=company_data, actor=actor)
-    with transaction.atomic():
-        contact = Contact.objects.select_for_update().filter(email_normalized=normalized).first()
-        created = contact is None
+def contacts_bulk_upsert(
+    *, items: Sequence[Mapping[str, Any]], actor: Actor | None = None
+) -> tuple[dict[int, tuple[Contact, bool]], dict[int, dict[str, list[str]]]]:
+    """Create or update contacts by normalised email, for a batch, in a fixed number of statements.
+
+    Known values are never overwritten with blanks: capture forms often ask for less than the record
+    already holds. Every item is validated before any record changes, so an invalid item leaves no
+    trace. Returns ({index: (contact, created)}, {index: {field: messages}}); an item's `company` may
+    be a Company or a mapping (upserted too, errors under `company.`).
+    """
+    definitions = custom_fields_for(CustomFieldEntity.CONTACT)
+    errors: dict[int, dict[str, list[str]]] = {}
+    prepared: dict[int, tuple[str, str, dict[str, Any], Mapping[str, Any]]] = {}
+    for index, data in enumerate(items):
+        email = str(data.get("email") or "").strip()
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors[index] = {"email": ["Enter a valid email address."]}
+            continue
+        try:
+            custom = custom_values_clean(
+                entity=CustomFieldEntity.CONTACT, values=data.get("custom_fields"), definitions=definitions
+            )
+            probe = Contact(email=email, email_normalized=email_normalize(email))
+            for field in CONTACT_FIELDS:
+                if data.get(field) not in (None, ""):
+                    setattr(probe, field, data[field])
+            probe.full_clean(
+                exclude=["organization", "company"], validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as exc:
+            errors[index] = _errors_of(exc)
+            continue
+        prepared[index] = (email, email_normalize(email), custom, data)
+
+    company_items = {
+        i: d["company"] for i, (_, _, _, d) in prepared.items() if isinstance(d.get("company"), Mapping)
+    }
+    companies, company_errors = companies_bulk_upsert(items=company_items) if company_items else ({}, {})
+    for index, item_errors in company_errors.items():
+        errors[index] = {f"company.{key}": value for key, value in item_errors.items()}
+        del prepared[index]
+
+    emails = {normalized for _, normalized, _, _ in prepared.values()}
+    existing: dict[str, Contact] = (
+        {
+            c.email_normalized: c
+            for c in Contact.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .filter(email_normalized__in=emails)
+        }
+        if emails
+        else {}
+    )
+    result: dict[int, tuple[Contact, bool]] = {}
+    created: list[Contact] = []
+    changed: dict[str, list[str]] = {}
+    now = timezone.now()
+    for index in sorted(prepared):
+        email, normalized, custom, data = prepared[index]
+        contact = existing.get(normalized)
+        was_created = contact is None
         if contact is None:
             contact = Contact(email=email, email_normalized=normalized)
-        changed: list[str] = []
+            existing[normalized] = contact
+            created.append(contact)
+        fields = changed.setdefault(normalized, []) if contact.pk is not None else []
         for field in CONTACT_FIELDS:
             value = data.get(field)
             if value not in (None, "") and getattr(contact, field) != value:
                 setattr(contact, field, value)
-                changed.append(field)
-        if company is not None and contact.company_id != company.pk:
+                fields.append(field)
+        company = data.get("company") if isinstance(data.get("company"), Company) else companies.get(index)
+        if company is not None and (contact.company_id != company.pk or contact.company_id is None):
             contact.company = company
-            changed.append("company")
+            fields.append("company")
         merged = _merge_custom(contact.custom, custom, overwrite_blank=False)
         if merged != contact.custom:
             contact.custom = merged
-            changed.append("custom_fields")
-        contact.search_text = contact_search_text(
-            contact, company.name if company else _company_name(contact)
+            fields.append("custom_fields")
+        contact.search_text = contact_search_text(contact, _company_name(contact))
+        contact.updated_at = now
+        result[index] = (contact, was_created)
+    Contact.objects.bulk_create(created, batch_size=500)
+    updated = [existing[email] for email, fields in changed.items() if fields]
+    if updated:
+        Contact.objects.bulk_update(
+            updated, [*CONTACT_FIELDS, "company", "custom", "search_text", "updated_at"], batch_size=500
         )
-        contact.full_clean(
-            exclude=["organization", "company"], validate_unique=False, validate_constraints=False
+        publish_many(
+            [
+                ContactUpdated(
+                    organization_id=contact.organization_id,
+                    contact_id=contact.pk,
+                    fields=sorted(set(changed[contact.email_normalized])),
+                )
+                for contact in updated
+            ]
         )
-        contact.save()
-        if changed and not created:
-            publish(
-                ContactUpdated(organization_id=contact.organization_id, contact_id=contact.pk, fields=changed)
-            )
-    return contact, created
+    return result, errors
+
+
+def contact_upsert(*, data: Mapping[str, Any], actor: Actor | None = None) -> tuple[Contact, bool]:
+    """Create or update the contact with this normalised email (see contacts_bulk_upsert)."""
+    with transaction.atomic():
+        result, errors = contacts_bulk_upsert(items=[data], actor=actor)
+        if errors:
+            raise ValidationError(errors[0])
+    return result[0]
 
 
 def _company_name(contact: Contact) -> str:
-    return contact.company.name if contact.company_id and contact.company else ""
+    # A company assigned in this unit of work may not be saved yet (no id), but it is cached.
+    if contact.company_id or Contact._meta.get_field("company").is_cached(contact):  # type: ignore[union-attr]
+        return contact.company.name if contact.company else ""
+    return ""
 
 
 def contact_update(*, contact: Contact, data: Mapping[str, Any], actor: Actor) -> Contact:
@@ -425,7 +574,8 @@ def _lead_apply(lead: Lead, data: Mapping[str, Any], *, only_blank: bool = False
         raise ValidationError({"grade": ["Grade is one letter from A to F."]})
 
 
-def _lead_new(*, contact: Contact, journey: int, data: Mapping[str, Any], actor: Actor) -> Lead:
+def _lead_build(*, contact: Contact, journey: int, data: Mapping[str, Any]) -> Lead:
+    """A new, unsaved journey for the contact, with its initial stage and fields checked."""
     now = timezone.now()
     stage = data.get("stage") or Stage.COLD
     if stage not in Stage.values:
@@ -440,17 +590,26 @@ def _lead_new(*, contact: Contact, journey: int, data: Mapping[str, Any], actor:
     _lead_apply(lead, data)
     if lead.campaign_id and not data.get("source_channel"):
         lead.source_channel = lead.campaign.channel if lead.campaign else lead.source_channel
-    lead.save()
-    StageChange.objects.create(
+    return lead
+
+
+def _lead_first_stage(lead: Lead, data: Mapping[str, Any], actor: Actor) -> StageChange:
+    return StageChange(
         lead=lead,
         from_stage="",
-        to_stage=stage,
+        to_stage=lead.stage,
         changed_at=lead.created_at,
         changed_by_user=actor.user,
         changed_by_api_key=actor.api_key,
         rule=actor.rule or "created",
         reason=str(data.get("stage_reason") or "Lead created"),
     )
+
+
+def _lead_new(*, contact: Contact, journey: int, data: Mapping[str, Any], actor: Actor) -> Lead:
+    lead = _lead_build(contact=contact, journey=journey, data=data)
+    lead.save()
+    _lead_first_stage(lead, data, actor).save()
     return lead
 
 
@@ -466,6 +625,85 @@ def lead_create(*, contact: Contact, data: Mapping[str, Any], actor: Actor) -> L
             )
         )
     return lead
+
+
+# A journey in one of these stages is over: capturing the contact again starts a new one.
+ENDED_STAGES = frozenset({Stage.CUSTOMER, Stage.DISQUALIFIED})
+
+
+def leads_bulk_capture(
+    *, entries: Sequence[tuple[Contact, Mapping[str, Any], bool]], actor: Actor
+) -> list[tuple[Lead, bool]]:
+    """Many leads in a handful of statements, whatever the size of the batch.
+
+    Each entry is (contact, lead_data, new_journey). new_journey=True starts a new journey, as
+    `lead_create` does; False reuses the contact's open journey (filling only blank fields), as
+    `lead_capture` does, and starts one only when there is none or it ended. Entries apply in order,
+    so two entries for one contact behave like two calls. Returns (lead, created) per entry.
+    """
+    if not entries:
+        return []
+    contact_ids = {contact.pk for contact, _, _ in entries}
+    now = timezone.now()
+    with transaction.atomic():
+        current: dict[int, Lead] = {
+            lead.contact_id: lead
+            for lead in Lead.objects.select_for_update(of=("self",))
+            .select_related("owner", "campaign")
+            .filter(contact_id__in=contact_ids, is_current=True)
+            .order_by("journey")
+        }
+        last_journey: dict[int, int] = dict(
+            Lead.objects.filter(contact_id__in=contact_ids)
+            .order_by()
+            .values("contact_id")
+            .annotate(last=Max("journey"))
+            .values_list("contact_id", "last")
+        )
+        closed: set[int] = set()
+        refreshed: dict[int, Lead] = {}
+        created: list[tuple[Lead, Mapping[str, Any]]] = []
+        results: list[tuple[Lead, bool]] = []
+        for contact, data, new_journey in entries:
+            lead = current.get(contact.pk)
+            if not new_journey and lead is not None and lead.stage not in ENDED_STAGES:
+                _lead_apply(lead, data, only_blank=True)
+                if lead.pk is not None:
+                    refreshed[lead.pk] = lead
+                results.append((lead, False))
+                continue
+            if lead is not None:
+                lead.is_current = False
+                if lead.pk is not None:
+                    closed.add(lead.pk)
+            journey = last_journey.get(contact.pk, 0) + 1
+            last_journey[contact.pk] = journey
+            lead = _lead_build(contact=contact, journey=journey, data=data)
+            current[contact.pk] = lead
+            created.append((lead, data))
+            results.append((lead, True))
+        if closed:
+            Lead.objects.filter(pk__in=closed).update(is_current=False)
+        if refreshed:
+            for lead in refreshed.values():
+                lead.updated_at = now
+            Lead.objects.bulk_update(list(refreshed.values()), [*LEAD_EDITABLE, "updated_at"], batch_size=500)
+        Lead.objects.bulk_create([lead for lead, _ in created], batch_size=500)
+        StageChange.objects.bulk_create(
+            [_lead_first_stage(lead, data, actor) for lead, data in created], batch_size=500
+        )
+        publish_many(
+            [
+                LeadCaptured(
+                    organization_id=lead.organization_id,
+                    lead_id=lead.pk,
+                    contact_id=lead.contact_id,
+                    created=was_created,
+                )
+                for lead, was_created in results
+            ]
+        )
+    return results
 
 
 def lead_update(*, lead: Lead, data: Mapping[str, Any], actor: Actor) -> Lead:
@@ -649,3 +887,210 @@ def campaign_spend_set(
         defaults={"amount": amount, "currency": currency or campaign.currency, "note": note},
     )
     return spend
+
+
+# --- edits and deletions of the API and the dashboard ------------------------------------------
+
+CAMPAIGN_FIELDS = (
+    "name",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "start_date",
+    "end_date",
+    "budget",
+    "currency",
+)
+TOUCHPOINT_EDITABLE = (
+    "type",
+    "occurred_at",
+    "channel",
+    "campaign",
+    "url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "properties",
+)
+
+
+def company_create(*, data: Mapping[str, Any], actor: Actor) -> Company:
+    """An explicit create: unlike capture's upsert, a second company with a known domain is refused."""
+    domain = domain_normalize(str(data.get("domain") or ""))
+    if domain and Company.objects.filter(domain=domain).exists():
+        raise ValidationError({"domain": ["Another company already has this domain."]})
+    company = Company(name=str(data.get("name") or "").strip() or domain, domain=domain)
+    for field in COMPANY_FIELDS:
+        if data.get(field) not in (None, "") and field != "name":
+            setattr(company, field, data[field])
+    company.custom = _merge_custom(
+        {},
+        custom_values_clean(entity=CustomFieldEntity.COMPANY, values=data.get("custom_fields")),
+        overwrite_blank=True,
+    )
+    company.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
+    company.save()
+    return company
+
+
+def company_delete(*, company: Company, actor: Actor) -> None:
+    """Contacts stay (their company is cleared); their search text no longer names the company."""
+    with transaction.atomic():
+        contact_ids = list(company.contacts.values_list("pk", flat=True))
+        company.delete()
+        for contact in Contact.objects.filter(pk__in=contact_ids).select_related("company"):
+            contact.search_text = contact_search_text(contact)
+            contact.save(update_fields=["search_text", "updated_at"])
+
+
+def contact_delete(*, contact: Contact, actor: Actor) -> None:
+    """Removes the contact with its leads, their history and touchpoints."""
+    contact.delete()
+
+
+def _campaign_apply(campaign: Campaign, data: Mapping[str, Any]) -> None:
+    for field in CAMPAIGN_FIELDS:
+        if field in data:
+            value = data[field]
+            if value is None and field not in {"start_date", "end_date", "budget"}:
+                value = ""
+            setattr(campaign, field, value)
+    errors: dict[str, list[str]] = {}
+    if not campaign.name.strip():
+        errors["name"] = ["A campaign needs a name."]
+    elif Campaign.objects.filter(name=campaign.name).exclude(pk=campaign.pk).exists():
+        errors["name"] = [f"A campaign named '{campaign.name}' already exists."]
+    if campaign.start_date and campaign.end_date and campaign.end_date < campaign.start_date:
+        errors["end_date"] = ["The end date is before the start date."]
+    if errors:
+        raise ValidationError(errors)
+    campaign.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
+
+
+def campaign_create(*, data: Mapping[str, Any], actor: Actor) -> Campaign:
+    campaign = Campaign()
+    _campaign_apply(campaign, data)
+    campaign.save()
+    return campaign
+
+
+def campaign_update(*, campaign: Campaign, data: Mapping[str, Any], actor: Actor) -> Campaign:
+    _campaign_apply(campaign, data)
+    campaign.save()
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign, actor: Actor) -> None:
+    """Leads and touchpoints keep existing without the campaign; its spend goes with it."""
+    campaign.delete()
+
+
+def campaign_spend_delete(*, spend: CampaignSpend, actor: Actor) -> None:
+    spend.delete()
+
+
+def touchpoint_update(*, touchpoint: Touchpoint, data: Mapping[str, Any], actor: Actor) -> Touchpoint:
+    """Correct a recorded touchpoint; the lead's first and last touch follow."""
+    with transaction.atomic():
+        for field in TOUCHPOINT_EDITABLE:
+            if field in data:
+                value = data[field]
+                if value is None and field not in {"campaign", "occurred_at"}:
+                    value = {} if field == "properties" else ""
+                setattr(touchpoint, field, value)
+        if touchpoint.occurred_at is None:
+            raise ValidationError({"occurred_at": ["A touchpoint needs the time it occurred."]})
+        touchpoint.full_clean(
+            exclude=["organization", "lead", "contact", "campaign"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        touchpoint.save()
+        if touchpoint.lead_id:
+            leads_touch_rollup(lead_ids=[touchpoint.lead_id])
+    return touchpoint
+
+
+def touchpoint_delete(*, touchpoint: Touchpoint, actor: Actor) -> None:
+    with transaction.atomic():
+        lead_id = touchpoint.lead_id
+        touchpoint.delete()
+        if lead_id:
+            leads_touch_rollup(lead_ids=[lead_id])
+
+
+def _custom_holders(field: CustomField) -> QuerySet[Any]:
+    model = Contact if field.entity == CustomFieldEntity.CONTACT else Company
+    return model.objects.filter(custom__has_key=field.key)
+
+
+def custom_field_update(*, field: CustomField, data: Mapping[str, Any], actor: Actor) -> CustomField:
+    """Edit a definition. Its key and entity are fixed (stored values refer to them), and a field that
+    already holds values keeps its type and every choice in use: changing them would strand data."""
+    errors: dict[str, list[str]] = {}
+    for fixed in ("key", "entity"):
+        if fixed in data and data[fixed] != getattr(field, fixed):
+            errors[fixed] = [f"The {fixed} of a custom field cannot change; create a new field instead."]
+    new_type = data.get("field_type", field.field_type)
+    choices = data.get("choices")
+    new_choices = [str(c) for c in choices] if choices is not None else list(field.choices)
+    if new_type not in CustomFieldType.values:
+        errors["field_type"] = [f"Choose one of {', '.join(CustomFieldType.values)}."]
+    elif new_type != field.field_type:
+        in_use = _custom_holders(field).count()
+        if in_use:
+            errors["field_type"] = [
+                f"'{field.key}' holds values on {in_use} {field.entity} record(s), so its type cannot change "
+                f"from {field.field_type} to {new_type}; create a new field instead."
+            ]
+    if new_type == CustomFieldType.CHOICE and not errors.get("field_type"):
+        if not new_choices:
+            errors["choices"] = ["A choice field needs at least one choice."]
+        elif field.field_type == CustomFieldType.CHOICE:
+            stored = KeyTransform(field.key, "custom")
+            dropped = (
+                _custom_holders(field)
+                .annotate(stored_value=stored)
+                .exclude(stored_value__in=new_choices)
+                .values_list("stored_value", flat=True)
+                .distinct()[:5]
+            )
+            missing = sorted({str(v) for v in dropped if v is not None})
+            if missing:
+                errors["choices"] = [f"Values in use cannot be removed: {', '.join(missing)}."]
+    if errors:
+        raise ValidationError(errors)
+    field.field_type = new_type
+    field.choices = new_choices if new_type == CustomFieldType.CHOICE else []
+    for attr in ("label", "help_text", "position"):
+        if attr in data and data[attr] is not None:
+            setattr(field, attr, data[attr])
+    field.full_clean(exclude=["organization"], validate_unique=False, validate_constraints=False)
+    field.save()
+    return field
+
+
+def custom_field_delete(*, field: CustomField, actor: Actor) -> None:
+    """Remove the definition and its values from every record, in one UPDATE."""
+    with transaction.atomic():
+        removed: Func
+        if connection.vendor == "postgresql":
+            removed = Func(
+                F("custom"),
+                Cast(Value(field.key), TextField()),
+                template="(%(expressions)s)",
+                arg_joiner=" - ",
+                output_field=JSONField(),
+            )
+        else:
+            removed = Func(
+                F("custom"), Value(f'$."{field.key}"'), function="JSON_REMOVE", output_field=JSONField()
+            )
+        _custom_holders(field).update(custom=removed)
+        field.delete()
