@@ -1,4 +1,28 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
-api_urlpatterns: list[URLPattern | URLResolver] = []
+from leads import apis, views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
+    path("funnel/", views.funnel_nav, name="funnel-nav"),
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/bulk-stage/", views.lead_bulk_stage, name="lead-bulk-stage"),
+    path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/stage/", views.lead_stage, name="lead-stage"),
+    path("settings/custom-fields/", views.custom_fields, name="settings-custom-fields"),
+    path(
+        "settings/custom-fields/<int:pk>/delete/",
+        views.custom_field_delete_view,
+        name="settings-custom-field-delete",
+    ),
+]
+_api_router = SimpleRouter()
+_api_router.register("contacts", apis.ContactViewSet, basename="api-contact")
+_api_router.register("companies", apis.CompanyViewSet, basename="api-company")
+_api_router.register("leads", apis.LeadViewSet, basename="api-lead")
+_api_router.register("touchpoints", apis.TouchpointViewSet, basename="api-touchpoint")
+_api_router.register("campaigns", apis.CampaignViewSet, basename="api-campaign")
+_api_router.register("spend", apis.CampaignSpendViewSet, basename="api-spend")
+_api_router.register("custom-fields", apis.CustomFieldViewSet, basename="api-custom-field")
+api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls]
