@@ -10,6 +10,7 @@ import logging
 import threading
 from datetime import datetime
 
+from celery.schedules import BaseSchedule
 from celery.schedules import schedule as celery_schedule
 from django.conf import settings
 from django.db import close_old_connections
@@ -26,6 +27,9 @@ class InProcessBeat(threading.Thread):
         self.tick_seconds = tick_seconds
         self.stopped = threading.Event()
         self.last_run: dict[str, datetime] = {}
+        # Celery imports the apps' tasks.py modules only when a worker or beat starts; here, this thread is
+        # both, so without this the schedule's tasks (leadhub.tasks.*) would not be registered.
+        app.loader.import_default_modules()
 
     def run(self) -> None:
         logger.info("In-process scheduler started with %d entries", len(settings.CELERY_BEAT_SCHEDULE))
@@ -37,7 +41,8 @@ class InProcessBeat(threading.Thread):
         now = timezone.now()
         for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
             sched = entry["schedule"]
-            if not isinstance(sched, celery_schedule):
+            # crontab is a BaseSchedule but not a `schedule`: only plain intervals need wrapping.
+            if not isinstance(sched, BaseSchedule):
                 sched = celery_schedule(sched)
             last = self.last_run.setdefault(name, now)
             due, _ = sched.is_due(last)

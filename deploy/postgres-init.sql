@@ -1,0 +1,12 @@
+-- Run once by the postgres image on its first start (docker-entrypoint-initdb.d), as the superuser.
+-- Creates the role LeadHub connects with: it may log in and own its database, but it is no superuser
+-- and has no BYPASSRLS, so the row-level security policies `migrate` installs on every tenant table
+-- bind it (they are FORCEd, so owning the tables does not exempt it either).
+-- The same thing on an existing server: `python manage.py db_bootstrap --admin-url postgres://...`.
+
+\getenv app_password LEADHUB_DB_PASSWORD
+
+CREATE ROLE leadhub_app WITH LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB PASSWORD :'app_password';
+CREATE DATABASE leadhub OWNER leadhub_app;
+-- Only the owner connects to it.
+REVOKE ALL ON DATABASE leadhub FROM PUBLIC;
