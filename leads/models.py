@@ -295,6 +295,7 @@ class StageChange(TenantModel):
         indexes = [
             models.Index(fields=["organization", "lead", "changed_at"], name="stagechange_org_lead"),
             models.Index(fields=["organization", "to_stage", "changed_at"], name="stagechange_org_to"),
+            models.Index(fields=["organization", "changed_at"], name="stagechange_org_time"),
         ]
 
     def __str__(self) -> str:

@@ -57,7 +57,6 @@ TOUCHPOINT_PAGE_SIZE = 20
 # page view would cost more than the page itself.
 COUNT_CAP = 1000
 STAGE_COUNTS_TTL = 60
-RECENT_CHANGES_WINDOW = 50
 STAGE_ORDER = [
     Stage.COLD,
     Stage.MQL,
@@ -153,12 +152,10 @@ def home(request: HttpRequest) -> HttpResponse:
         for s in (Stage.PQL, Stage.RECYCLED, Stage.DISQUALIFIED)
     ]
     recent_leads = lead_list_queryset().order_by("-created_at", "-id")[:8]
-    # The newest rows by id use the primary key index, however long the history; sorting that small
-    # window by time puts back-dated moves (imports, rules replaying events) in their place.
-    latest = StageChange.objects.select_related(
+    # Served by the (organization, changed_at) index however long the history is.
+    recent_changes = StageChange.objects.select_related(
         "lead__contact", "changed_by_user", "changed_by_api_key"
-    ).order_by("-id")[:RECENT_CHANGES_WINDOW]
-    recent_changes = sorted(latest, key=lambda c: (c.changed_at, c.pk), reverse=True)[:10]
+    ).order_by("-changed_at", "-id")[:10]
     context = {
         "funnel": funnel,
         "side_stages": side,
