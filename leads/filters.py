@@ -257,7 +257,7 @@ class LeadFilter(CustomFieldFilterSet):
     custom_field_json = "contact__custom"
 
     stage = django_filters.MultipleChoiceFilter(
-        choices=Stage.choices, help_text="One or more stages (repeat the parameter)."
+        distinct=False, choices=Stage.choices, help_text="One or more stages (repeat the parameter)."
     )
     owner = OwnerFilter(help_text="A user id, `me` (the signed-in user) or `none` (unassigned).")
     score_min = django_filters.NumberFilter(
@@ -267,7 +267,9 @@ class LeadFilter(CustomFieldFilterSet):
         field_name="score", lookup_expr="lte", help_text="Score at most this."
     )
     source_channel = django_filters.MultipleChoiceFilter(
-        choices=Channel.choices, help_text="One or more source channels (repeat the parameter)."
+        distinct=False,
+        choices=Channel.choices,
+        help_text="One or more source channels (repeat the parameter).",
     )
     campaign = IdFilter(field_name="campaign_id", help_text="Campaign id.")
     contact = IdFilter(field_name="contact_id", help_text="Contact id.")
@@ -341,8 +343,12 @@ class CompanyFilter(CustomFieldFilterSet):
 class TouchpointFilter(django_filters.FilterSet):
     lead = IdFilter(field_name="lead_id", help_text="Lead id.")
     contact = IdFilter(field_name="contact_id", help_text="Contact id.")
-    type = django_filters.MultipleChoiceFilter(choices=TouchpointType.choices, help_text="One or more types.")
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, help_text="One or more channels.")
+    type = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=TouchpointType.choices, help_text="One or more types."
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=Channel.choices, help_text="One or more channels."
+    )
     campaign = IdFilter(field_name="campaign_id", help_text="Campaign id.")
     occurred_after = DateBoundFilter(
         field_name="occurred_at", bound="after", help_text="Occurred on or after."
@@ -358,7 +364,9 @@ class TouchpointFilter(django_filters.FilterSet):
 
 
 class CampaignFilter(django_filters.FilterSet):
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, help_text="One or more channels.")
+    channel = django_filters.MultipleChoiceFilter(
+        distinct=False, choices=Channel.choices, help_text="One or more channels."
+    )
     active_on = django_filters.DateFilter(method="filter_active_on", help_text="Running on this date.")
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Name contains.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leadhub.tenancy.models import ApiKey, TenantModel
@@ -116,6 +117,12 @@ class CustomField(TenantModel):
 class Company(TenantModel):
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=253, blank=True, help_text="Normalised: lower case, no www.")
+    # Capture matches companies by name case-insensitively when no domain is known. A stored column
+    # rather than an index on lower(name): under row-level security PostgreSQL only uses an index for
+    # leakproof expressions, and lower() is not one, while plain equality is.
+    name_key = models.GeneratedField(
+        expression=Lower("name"), output_field=models.CharField(max_length=200), db_persist=True
+    )
     industry = models.CharField(max_length=100, blank=True)
     employee_count = models.PositiveIntegerField(null=True, blank=True)
     annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
@@ -135,7 +142,10 @@ class Company(TenantModel):
                 name="company_unique_domain",
             ),
         ]
-        indexes = [models.Index(fields=["organization", "name"], name="company_org_name")]
+        indexes = [
+            models.Index(fields=["organization", "name"], name="company_org_name"),
+            models.Index(fields=["organization", "name_key"], name="company_org_name_key"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -8,7 +8,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leadhub.events import ContactUpdated, publish, publish_many
@@ -103,9 +102,7 @@ def companies_bulk_upsert(
     names = {name.lower() for domain, name, _, _ in prepared.values() if name and domain not in by_domain}
     by_name: dict[str, list[Company]] = {}
     if names:
-        for company in (
-            Company.objects.annotate(name_lower=Lower("name")).filter(name_lower__in=names).order_by("id")
-        ):
+        for company in Company.objects.filter(name_key__in=names).order_by("id"):
             by_name.setdefault(company.name.lower(), []).append(company)
 
     result: dict[int, Company] = {}
