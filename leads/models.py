@@ -160,8 +160,9 @@ class Contact(TenantModel):
     phone = models.CharField(max_length=40, blank=True)
     country = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
+    # Indexed by contact_org_company below.
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", db_index=False
     )
     custom = models.JSONField(default=dict, blank=True)
     # Lower-cased "first last email company" for search (a trigram index on PostgreSQL).
@@ -212,7 +213,8 @@ class Campaign(TenantModel):
 
 
 class CampaignSpend(TenantModel):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="spend")
+    # Indexed by spend_unique_campaign_day below.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="spend", db_index=False)
     date = models.DateField()
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
@@ -233,7 +235,8 @@ class CampaignSpend(TenantModel):
 
 
 class Lead(TenantModel):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
+    # Indexed by lead_unique_journey below.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads", db_index=False)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.COLD)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
@@ -287,7 +290,8 @@ class Lead(TenantModel):
 class StageChange(TenantModel):
     """One move of a lead through the funnel. Velocity, cohorts and the funnel are computed from these."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    # Indexed by stagechange_org_lead below.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes", db_index=False)
     from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
     to_stage = models.CharField(max_length=20, choices=Stage.choices)
     changed_at = models.DateTimeField(default=timezone.now)
@@ -321,8 +325,9 @@ class StageChange(TenantModel):
 
 
 class Touchpoint(TenantModel):
+    # Indexed by touch_org_lead_time below (row-level security always adds the organization).
     lead = models.ForeignKey(
-        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
+        Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
     )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"

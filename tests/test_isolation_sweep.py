@@ -184,6 +184,8 @@ def tenant_data_build(
             for model_field in model._meta.concrete_fields:
                 if model_field.primary_key or model_field.name == "organization":
                     continue
+                if getattr(model_field, "generated", False):
+                    continue  # computed by the database from the other columns
                 if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
                     continue
                 if model_field.is_relation and model_field.related_model is model:

@@ -112,7 +112,9 @@ class UnscopedManager(models.Manager):
 
 
 class TenantModel(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=True)
+    # No single-column index: every tenant table leads one of its own indexes with organization_id
+    # (tests/tenancy/test_rls.py checks it), and a redundant one costs on every write and bulk load.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     objects: ClassVar[TenantManager] = TenantManager()
     unscoped: ClassVar[UnscopedManager] = UnscopedManager()
@@ -213,7 +215,7 @@ class OutboxEvent(TenantModel):
     class Meta:
         indexes = [
             models.Index(
-                fields=["created_at"],
+                fields=["organization", "created_at"],
                 name="outbox_pending",
                 condition=models.Q(dispatched_at__isnull=True),
             )
