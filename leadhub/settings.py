@@ -128,7 +128,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "leadhub"),
+            # Tests use their own prefix and clear only it, never the rest of a shared Redis database.
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "leadhub-test" if TESTING else "leadhub"),
         }
     }
 else:

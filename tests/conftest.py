@@ -19,12 +19,26 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 PASSWORD = "correct-horse-battery"
 
 
+def clear_test_cache() -> None:
+    """Empty the cache between tests. cache.clear() would FLUSHDB a Redis database that other programs
+    may share, so on Redis only the keys under the tests' own prefix go."""
+    from django.conf import settings
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     # Rate-limit counters and lockouts live in the cache; tests must not see each other's.
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_test_cache()
     yield
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
-from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -45,7 +44,7 @@ from leadhub.tenancy.models import ApiKey, Membership, Organization
 from leadhub.tenancy.rls import tenant_models
 from leadhub.tenancy.services import Actor, api_key_create
 from leads.models import Contact, Lead
-from tests.conftest import login, make_api_client
+from tests.conftest import clear_test_cache, login, make_api_client
 
 # Not application routes, or documentation of them.
 SKIPPED_PREFIXES = ("admin/", "static/", "media/", "api/schema/", "api/docs/", "__debug__/")
@@ -389,7 +388,7 @@ def _body(response: HttpResponse) -> str:
 
 
 def _call(client: Client, method: str, url: str, *, api: bool) -> Any:
-    cache.clear()  # rate-limit counters: a 429 would hide what the route really answers
+    clear_test_cache()  # rate-limit counters: a 429 would hide what the route really answers
     if method == "GET":
         return client.get(url)
     if api:
