@@ -17,7 +17,13 @@ MAX_KEY_LENGTH = 255
 
 
 def _applies(request: HttpRequest) -> bool:
-    return request.method == "POST" and request.path.startswith("/api/") and bool(request.META.get(HEADER))
+    from leadhub.tenancy.public import is_public_path
+
+    return (
+        request.method == "POST"
+        and (request.path.startswith("/api/") or is_public_path(request.path))
+        and bool(request.META.get(HEADER))
+    )
 
 
 def _request_hash(request: HttpRequest) -> str:

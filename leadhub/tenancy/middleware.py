@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from leadhub.tenancy import idempotency
 from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.errors import json_error
+from leadhub.tenancy.public import is_public_path
 from leadhub.tenancy.selectors import membership_for_request
 from leadhub.tenancy.services import api_key_authenticate
 
@@ -30,6 +31,10 @@ class TenantMiddleware:
         request.membership = None  # type: ignore[attr-defined]
         request.api_key = None  # type: ignore[attr-defined]
 
+        if is_public_path(request.path_info):
+            # Public endpoints take the tenant from their URL (leadhub.tenancy.public), never from the
+            # visitor's own LeadHub session.
+            return self.get_response(request)
         authorization = request.META.get("HTTP_AUTHORIZATION", "")
         if authorization.lower().startswith("bearer "):
             key = api_key_authenticate(authorization[7:])

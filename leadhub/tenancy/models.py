@@ -223,3 +223,31 @@ class OutboxEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} #{self.pk}"
+
+
+class PublicKeyKind(models.TextChoices):
+    FORM = "form", "Form"
+    TRACKING = "tracking", "Tracking site"
+    LANDING_PAGE = "landing_page", "Landing page"
+    AD_SOURCE = "ad_source", "Ad lead source"
+
+
+class PublicKey(models.Model):
+    """A key that may appear in a public page (an embedded form, the tracking snippet, a webhook URL).
+
+    Like ApiKey it is read before a tenant is known, so it sits outside row-level security; it holds
+    nothing but the route from the key to one object of one organization, never personal data.
+    """
+
+    key = models.CharField(max_length=40, unique=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="public_keys")
+    kind = models.CharField(max_length=20, choices=PublicKeyKind.choices)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "kind", "object_id"], name="publickey_org_object")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
