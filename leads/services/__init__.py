@@ -56,6 +56,7 @@ from leads.services.touchpoints import (
     touchpoint_delete,
     touchpoint_update,
     touchpoints_record,
+    touchpoints_stitch,
 )
 
 __all__ = [
@@ -102,4 +103,5 @@ __all__ = [
     "touchpoint_delete",
     "touchpoint_update",
     "touchpoints_record",
+    "touchpoints_stitch",
 ]

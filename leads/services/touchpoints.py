@@ -79,6 +79,35 @@ def leads_touch_rollup(*, lead_ids: Iterable[int]) -> int:
     )
 
 
+def touchpoints_stitch(*, anonymous_id: str, lead: Lead) -> int:
+    """Identity stitching: a visitor identified as `lead`'s contact (a form, an email click, an API
+    call with their email) gets their earlier anonymous touchpoints. The lead's first touch is then
+    recomputed, so the channel, campaign and landing page of the very first visit are kept.
+
+    Only touchpoints not yet owned by anyone move; a shared device never takes another contact's
+    history. Returns how many touchpoints were stitched, and publishes them like new ones.
+    """
+    if not anonymous_id:
+        return 0
+    organization_id = current_organization_id()
+    with transaction.atomic():
+        ids = list(
+            Touchpoint.objects.filter(anonymous_id=anonymous_id, contact__isnull=True, lead__isnull=True)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Touchpoint.objects.filter(pk__in=ids).update(lead_id=lead.pk, contact_id=lead.contact_id)
+        leads_touch_rollup(lead_ids=[lead.pk])
+        publish(
+            TouchpointsRecorded(
+                organization_id=organization_id, lead_ids=[lead.pk], touchpoint_ids=ids[:1000]
+            )
+        )
+    return len(ids)
+
+
 TOUCHPOINT_EDITABLE = (
     "type",
     "occurred_at",

@@ -550,3 +550,47 @@ def test_recording_touchpoints_rolls_up_the_lead_after_commit(
     with in_org():
         lead.refresh_from_db()
     assert (lead.first_touch_at, lead.last_touch_at) == (first.occurred_at, last.occurred_at)
+
+
+# --- identity stitching ------------------------------------------------------------------------
+
+
+def test_stitching_gives_a_visitors_anonymous_history_to_the_lead_and_keeps_the_first_touch(
+    in_org: Callable[[], AbstractContextManager[int]],
+) -> None:
+    from leads.services import touchpoints_stitch
+    from tests.factories import CampaignFactory, LeadFactory
+
+    with in_org():
+        campaign = CampaignFactory(name="Spring webinar", channel=Channel.PAID_SOCIAL)
+        lead = LeadFactory()
+        now = timezone.now()
+        first = Touchpoint.objects.create(
+            anonymous_id="v-1",
+            type=TouchpointType.PAGE_VIEW,
+            occurred_at=now - dt.timedelta(days=3),
+            channel=Channel.PAID_SOCIAL,
+            campaign=campaign,
+            url="https://acme.example/landing",
+        )
+        Touchpoint.objects.create(anonymous_id="v-1", type=TouchpointType.PAGE_VIEW, occurred_at=now)
+        other = LeadFactory()
+        owned = Touchpoint.objects.create(
+            anonymous_id="v-1", type=TouchpointType.PAGE_VIEW, lead=other, contact=other.contact
+        )
+        Touchpoint.objects.create(anonymous_id="v-2", type=TouchpointType.PAGE_VIEW)
+
+        assert touchpoints_stitch(anonymous_id="v-1", lead=lead) == 2
+        assert touchpoints_stitch(anonymous_id="v-1", lead=lead) == 0
+        assert touchpoints_stitch(anonymous_id="", lead=lead) == 0
+
+        lead.refresh_from_db()
+        assert set(Touchpoint.objects.filter(lead=lead).values_list("contact_id", flat=True)) == {
+            lead.contact_id
+        }
+        assert lead.first_touch_at == first.occurred_at
+        assert lead.first_touch_channel == Channel.PAID_SOCIAL
+        assert lead.first_touch_campaign_id == campaign.pk
+        assert lead.first_touch_url == "https://acme.example/landing"
+        owned.refresh_from_db()
+        assert owned.lead_id == other.pk
