@@ -4,6 +4,7 @@ COPY path keeps the tables' indexes, foreign keys and row-level security exactly
 from __future__ import annotations
 
 import itertools
+from contextlib import nullcontext
 from io import StringIO
 from typing import Any
 
@@ -14,8 +15,14 @@ from django.db import connection
 
 from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.models import Membership, Organization, Role
-from leads.management.commands.generate_dataset import LOADED_MODELS, PostgresLoader
+from leads.management.commands.generate_dataset import (
+    GEN_TABLES_SQL,
+    LOADED_MODELS,
+    TEMPLATE_REFERENCES_SQL,
+    PostgresLoader,
+)
 from leads.models import STAGE_TRANSITIONS, Company, Contact, Lead, Stage, StageChange, Touchpoint
+from tests.factories import CampaignFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL COPY path")
@@ -130,37 +137,70 @@ def test_rebuilding_indexes_keeps_indexes_constraints_and_rls_exactly() -> None:
 
 
 @postgres_only
+def test_touch_templates_naming_another_organizations_campaign_are_refused(
+    org: Organization, other_org: Organization
+) -> None:
+    """Touchpoints take their campaign from the touch templates, which are checked chunk by chunk under
+    the tenant's policy: another organization's campaign is as missing as no campaign at all."""
+    with tenant_context(other_org):
+        foreign = CampaignFactory(name="Not yours")
+    with tenant_context(org), connection.cursor() as cursor:
+        own = CampaignFactory(name="Yours")
+        for statement in GEN_TABLES_SQL.split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+
+        def dangling(campaign_id: int | None) -> int:
+            cursor.execute("TRUNCATE gen_template")
+            cursor.execute(
+                "INSERT INTO gen_template (organization_id, id, campaign_id) VALUES (%s, 1, %s)",
+                [org.pk, campaign_id],
+            )
+            cursor.execute(TEMPLATE_REFERENCES_SQL, {"org": org.pk})
+            return int(cursor.fetchone()[0])
+
+        assert dangling(own.pk) == 0
+        assert dangling(None) == 0
+        assert dangling(foreign.pk) == 1
+        assert dangling(999_999_999) == 1
+
+
+@postgres_only
 def test_a_loaded_row_with_a_dangling_reference_is_refused(org: Organization) -> None:
     loader = PostgresLoader.__new__(PostgresLoader)
     loader.tables = TABLES
-    loader.command = type("Quiet", (), {"_phase": staticmethod(lambda name: _null())})()
+    loader.command = type("Quiet", (), {"_phase": staticmethod(lambda name: nullcontext())})()
     definitions = loader._definitions(connection.cursor())
-    lead_keys = [
-        fk for fk in definitions["foreign_keys"] if fk[0] == "leads_touchpoint" and "lead_id" in fk[2]
+    company_keys = [
+        fk for fk in definitions["foreign_keys"] if fk[0] == "leads_contact" and "company_id" in fk[2]
     ]
     with tenant_context(org), connection.cursor() as cursor:
         # PostgreSQL's own validation of a re-added key sees only the current tenant's rows (FORCE RLS),
         # which is why the loader checks the references itself: prove that check bites.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table, name, _ in lead_keys:
+        for table, name, _ in company_keys:
             cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
-        cursor.execute(
-            "INSERT INTO leads_touchpoint (organization_id, lead_id, anonymous_id, external_id, type, "
-            "occurred_at, channel, url, referrer, utm_source, utm_medium, utm_campaign, utm_content, "
-            "utm_term, properties, created_at) "
-            "VALUES (%s, 999999999, '', '', 'page_view', now(), '', '', '', '', '', '', '', '', '{}', now())",
-            [org.pk],
+        ContactFactory(company=None, email="dangling@acme.example")
+        cursor.execute("UPDATE leads_contact SET company_id = 999999999")
+        with pytest.raises(CommandError, match="1 rows of leads_contact reference missing rows"):
+            loader._references_check(cursor, company_keys)
+
+
+def test_a_foreign_key_the_loader_cannot_prove_stops_the_load() -> None:
+    loader = PostgresLoader.__new__(PostgresLoader)
+    loader._references_covered(
+        [
+            (
+                "leads_touchpoint",
+                "fk",
+                "FOREIGN KEY (organization_id, lead_id) REFERENCES leads_lead(organization_id, id)",
+            )
+        ]
+    )
+    with pytest.raises(CommandError, match=r"leads_touchpoint.form_id"):
+        loader._references_covered(
+            [("leads_touchpoint", "fk", "FOREIGN KEY (form_id) REFERENCES leads_form(id) DEFERRABLE")]
         )
-        with pytest.raises(CommandError, match="reference missing rows"):
-            loader._references_check(cursor, lead_keys)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 def test_stages_cover_the_funnel_at_scale() -> None:
