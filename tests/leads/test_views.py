@@ -462,12 +462,17 @@ def test_lead_page_shows_contact_company_custom_fields_history_and_touches(
 def test_captured_text_is_escaped_on_the_lead_page(admin_client: Client, in_org: InOrg) -> None:
     attack = '<script>alert("x")</script>'
     with in_org():
-        contact = ContactFactory(first_name=attack, job_title='"><img src=x onerror=alert(1)>')
-        lead = LeadFactory(contact=contact, need=attack)
+        contact = ContactFactory(
+            first_name=attack,
+            job_title='"><img src=x onerror=alert(1)>',
+            company=CompanyFactory(name=attack, industry=attack),
+        )
+        lead = LeadFactory(contact=contact, need=attack, campaign=CampaignFactory(name=attack))
         TouchpointFactory(lead=lead, url="javascript:alert(1)", referrer=attack, utm_campaign=attack)
     for url in [reverse("lead-detail", args=[lead.pk]), reverse("lead-list"), reverse("home")]:
         body = admin_client.get(url).content.decode()
         assert attack not in body
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
         assert "<img src=x" not in body
         assert 'href="javascript:' not in body
 
@@ -629,3 +634,25 @@ def test_another_organizations_custom_field_is_not_found(admin_client: Client, i
     assert admin_client.post(reverse("settings-custom-field-delete", args=[field.pk])).status_code == 404
     with in_other_org():
         assert CustomField.objects.filter(pk=field.pk).exists()
+
+
+def test_the_lead_list_costs_the_same_queries_for_two_rows_as_for_a_full_page(
+    admin_client: Client, in_org: InOrg, admin_user: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(reverse("lead-list")).status_code == 200
+        return len(captured.captured_queries)
+
+    with in_org():
+        campaign = CampaignFactory(name="Spring")
+        for _ in range(2):
+            LeadFactory(owner=admin_user, campaign=campaign)
+    few = queries()
+    with in_org():
+        for _ in range(40):
+            LeadFactory(owner=admin_user, campaign=campaign)
+    assert queries() == few

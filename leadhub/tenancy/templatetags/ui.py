@@ -26,3 +26,9 @@ def icon(name: str, size: str = "") -> SafeString:
     return format_html(
         '<svg class="icon{}" viewBox="0 0 24 24" aria-hidden="true">{}</svg>', size_class, paths
     )
+
+
+@register.simple_tag
+def stage_badge(stage: str, label: str) -> SafeString:
+    """`{% stage_badge lead.stage lead.get_stage_display %}`: a funnel stage as a coloured badge."""
+    return format_html('<span class="badge stage-{}">{}</span>', stage, label)
