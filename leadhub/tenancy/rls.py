@@ -92,6 +92,42 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
                     f'FOREIGN KEY (organization_id, "{field.column}") '
                     f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
                 )
+                _existing_rows_check(connection, table, field.column, target, name)
+
+
+class CrossTenantRowsError(RuntimeError):
+    """Rows stored before a tenant-consistency key existed point into another tenant."""
+
+
+def _existing_rows_check(
+    connection: BaseDatabaseWrapper, table: str, column: str, target: str, constraint: str
+) -> None:
+    """Check the rows a table held before `constraint` was added to it.
+
+    PostgreSQL validates a new foreign key with a query that FORCE row-level security limits to the
+    tenant set at the time: with none set it sees no row and proves nothing. So the rows are checked
+    here organization by organization, under each one's policy, where a reference into another tenant
+    looks exactly like a missing row. A new table is empty and costs one index probe per organization.
+    """
+    from leadhub.tenancy.context import tenant_context
+    from leadhub.tenancy.models import Organization
+
+    broken: list[str] = []
+    for organization_id in Organization.objects.using(connection.alias).values_list("pk", flat=True):
+        with tenant_context(organization_id, using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT count(*) FROM "{table}" t WHERE t."{column}" IS NOT NULL AND NOT EXISTS '
+                f'(SELECT 1 FROM "{target}" r WHERE r.id = t."{column}")'
+            )
+            count = cursor.fetchone()[0]
+        if count:
+            broken.append(f"organization {organization_id}: {count}")
+    if broken:
+        raise CrossTenantRowsError(
+            f"{table}.{column} holds rows whose {target} is missing or in another organization "
+            f"({'; '.join(broken)}); {constraint} cannot be trusted. Fix or remove those rows, then "
+            "migrate again."
+        )
 
 
 def on_post_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -200,3 +200,32 @@ def test_the_same_relation_within_the_tenant_is_accepted(both: tuple[TenantData,
                 raise AssertionError(
                     f"{model.__name__}.{model_field.name} refused its own tenant: {exc}"
                 ) from exc
+
+
+def test_installing_a_tenant_key_checks_the_rows_stored_before_it(
+    both: tuple[TenantData, TenantData],
+) -> None:
+    """A composite key added to a table that already holds rows is validated by PostgreSQL under no
+    tenant, which proves nothing (FORCE RLS hides every row); install checks each tenant's rows."""
+    from leadhub.tenancy.rls import CrossTenantRowsError, install
+    from leads.models import Contact, Lead
+
+    ours, theirs = both
+    with tenant_context(ours.organization), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'leads_lead'::regclass AND contype = 'f' "
+            "AND pg_get_constraintdef(oid) LIKE '%%(organization_id, contact_id)%%'"
+        )
+        (composite,) = cursor.fetchone()
+        cursor.execute(f'ALTER TABLE leads_lead DROP CONSTRAINT "{composite}"')
+        # The plain key still holds (the contact exists), only in the wrong tenant.
+        cursor.execute(
+            "UPDATE leads_lead SET contact_id = %s WHERE id = %s",
+            [theirs.rows[Contact].pk, ours.rows[Lead].pk],
+        )
+    # As migrate runs it: no tenant set, so PostgreSQL's own validation of the re-added key sees nothing.
+    with pytest.raises(
+        CrossTenantRowsError, match=rf"leads_lead.contact_id .*organization {ours.organization.pk}: 1"
+    ):
+        install(connection)
