@@ -92,7 +92,7 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
                     f'FOREIGN KEY (organization_id, "{field.column}") '
                     f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
                 )
-                _existing_rows_check(connection, table, field.column, target, name)
+                _existing_rows_check(connection, table, str(field.column), target, name)
 
 
 class CrossTenantRowsError(RuntimeError):
