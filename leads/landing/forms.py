@@ -79,15 +79,16 @@ def _widget(spec: FieldSpec) -> forms.Widget:
     return forms.TextInput(attrs=attrs)
 
 
-def _field(spec: FieldSpec) -> forms.CharField:
-    # Length and format are checked by the service (one place); the form only carries the values.
+def _field(spec: FieldSpec, required: bool) -> forms.CharField:
+    # Length and format are checked by the service (one place); the form carries the values and marks
+    # the required ones, with the service's wording.
     return forms.CharField(
         label=spec.label,
-        required=False,
+        required=required,
         help_text=spec.help,
         widget=_widget(spec),
         strip=False,
-        max_length=None,
+        error_messages={"required": f"{spec.label} is required."},
     )
 
 
@@ -95,11 +96,11 @@ class BlockForm(forms.Form):
     """The fields of one block, built from its type's FieldSpecs (testimonials get numbered slots)."""
 
     def __init__(self, block: Block, data: QueryDict | None = None) -> None:
-        super().__init__(data, prefix=f"b{block.pk}")
+        super().__init__(data, prefix=f"b{block.pk}", use_required_attribute=False)
         self.block = block
         content = block.content or {}
         for spec in BLOCK_FIELDS[block.type]:
-            self.fields[spec.name] = _field(spec)
+            self.fields[spec.name] = _field(spec, spec.required)
             self.initial[spec.name] = content.get(spec.name, "")
         self.slots: list[list[str]] = []
         if block.type == BlockType.TESTIMONIALS:
@@ -108,7 +109,8 @@ class BlockForm(forms.Form):
                 names = []
                 for spec in TESTIMONIAL_FIELDS:
                     name = f"items.{index}.{spec.name}"
-                    self.fields[name] = _field(spec)
+                    # A slot may stay empty; a filled one is checked by the service.
+                    self.fields[name] = _field(spec, False)
                     self.initial[name] = items[index].get(spec.name, "") if index < len(items) else ""
                     names.append(name)
                 self.slots.append(names)

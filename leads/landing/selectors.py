@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from leads.landing.stats import holm_adjust, sample_size_per_variant, two_proportion_z_test, wilson_interval
+from leads.landing.stats import (
+    holm_adjust,
+    obrien_fleming_z,
+    sample_size_per_variant,
+    two_proportion_z_test,
+    wilson_interval,
+)
 from leads.models_pages import Block, LandingPage, PageStatus, PageVisitor, Variant
 
 ALPHA = 0.05
 POWER = 0.8
+# Before this share of the planned sample is in, even the sequential boundary is not consulted.
+EARLY_LOOK_FRACTION = 0.1
 # Below this many control conversions the observed rate is too noisy to plan with; the page's
 # expected rate is used instead.
 BASELINE_MIN_CONVERSIONS = 10
@@ -86,10 +94,24 @@ class VariantResult:
         return f"{_pct(self.low)} to {_pct(self.high)}"
 
     @property
+    def p_shown(self) -> str:
+        return _p(self.p_value)
+
+    @property
+    def p_adjusted_shown(self) -> str:
+        return _p(self.p_adjusted)
+
+    @property
     def lift_pct(self) -> str:
         if self.lift is None:
             return "—"
         return f"{self.lift * 100:+.1f} %"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
 def _pct(value: float) -> str:
@@ -108,6 +130,8 @@ class ExperimentResults:
     verdict: str  # single | collecting | winner | control | no_difference
     winner: VariantResult | None = None
     days_left: int | None = None
+    early: bool = False
+    early_boundary: float | None = None
     scale_max: float = 0.0
     control_x: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -146,9 +170,17 @@ class ExperimentResults:
             days = f"{self.days_left} more day{'s' if self.days_left != 1 else ''}"
             pace = f" At the current pace that is about {days}." if self.days_left else ""
             return (
-                f"{planned}{pace} Until then no winner is named, whatever the numbers say today: "
-                "early differences are mostly chance, and stopping as soon as one looks good "
-                "picks a false winner far more often than 5 % of the time."
+                f"{planned}{pace} Until then no winner is named unless a variant crosses the strict "
+                "early-stopping boundary: early differences are mostly chance, and stopping as soon as "
+                "one looks good picks a false winner far more often than 5 % of the time."
+            )
+        if self.verdict == "winner" and self.winner and self.early:
+            return (
+                f"{planned} Only {self.progress} % of it is in, but variant {self.winner.variant.name} is "
+                f"ahead by so much ({self.winner.lift_pct}, z = {self.winner.z:.2f}) that it crosses the "
+                f"early-stopping boundary of z ≥ {self.early_boundary:.2f} for this point of the test "
+                "(O'Brien-Fleming: very strict early, relaxing to the usual 5 % at the planned end), "
+                "so the result holds. You can stop the test and promote it."
             )
         if self.verdict == "winner" and self.winner:
             return (
@@ -243,6 +275,20 @@ def experiment_results(page: LandingPage) -> ExperimentResults:
     elif not ready:
         results.verdict = "collecting"
         results.days_left = _days_left(page, rows, remaining)
+        fraction = min(r.visitors for r in rows) / required
+        if fraction >= EARLY_LOOK_FRACTION:
+            # Sequential reading: a result so clear that it crosses the O'Brien-Fleming boundary at this
+            # share of the planned sample may end the test early without inflating false winners.
+            results.early_boundary = obrien_fleming_z(fraction, alpha=ALPHA / comparisons)
+            early = [
+                r
+                for r in treatments
+                if r.z is not None and r.z >= results.early_boundary and r.rate > control.rate
+            ]
+            if early:
+                results.verdict = "winner"
+                results.early = True
+                results.winner = max(early, key=lambda r: r.rate)
     else:
         better = [r for r in treatments if r.significant and r.rate > control.rate]
         worse = [r for r in treatments if r.significant and r.rate < control.rate]

@@ -8,7 +8,10 @@
 - A fixed-horizon sample size per variant from the control's rate, the minimum detectable effect, 5 %
   significance (Bonferroni-split over the comparisons) and 80 % power. The test is read only once
   every variant has that sample: stopping the first time p dips under 0.05 ("peeking") inflates false
-  positives many times over, so no winner is named before.
+  positives many times over, so no winner is named before, except:
+- An O'Brien-Fleming-type sequential boundary, z ≥ z_{1-a/2} / sqrt(t) at the information fraction t
+  (the share of the planned sample in): so strict early on that only an overwhelming difference ends
+  the test, relaxing to the fixed-horizon threshold at t = 1 (Lan-DeMets' O'Brien-Fleming spending).
 """
 
 from __future__ import annotations
@@ -88,3 +91,10 @@ def sample_size_per_variant(
         p1 * (1 - p1) + p2 * (1 - p2)
     )
     return math.ceil(numerator**2 / (p2 - p1) ** 2)
+
+
+def obrien_fleming_z(fraction: float, *, alpha: float = 0.05) -> float:
+    """The two-sided O'Brien-Fleming boundary for |z| when `fraction` of the planned sample is in."""
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    return z_quantile(1 - alpha / 2) / math.sqrt(fraction)

@@ -103,3 +103,13 @@ def test_holm_controls_false_winners_in_an_aa_simulation() -> None:
         uncorrected += any(p < 0.05 for p in ps)
     assert corrected / runs < 0.08
     assert uncorrected > corrected
+
+
+def test_obrien_fleming_boundary() -> None:
+    from leads.landing.stats import obrien_fleming_z
+
+    # z_{0.975} / sqrt(t): 1.959964 / 0.5 at a quarter of the sample; the usual 1.96 at the end.
+    assert obrien_fleming_z(0.25) == pytest.approx(3.919928, abs=1e-5)
+    assert obrien_fleming_z(1.0) == pytest.approx(1.959964, abs=1e-5)
+    with pytest.raises(ValueError):
+        obrien_fleming_z(0)
