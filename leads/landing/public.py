@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,6 +22,9 @@ from leads.models_pages import Block, BlockType, LandingPage, Variant
 VISITOR_COOKIE = "lh_vid"
 VISITOR_COOKIE_AGE = 60 * 60 * 24 * 365
 CONVERT_RATE_PER_MINUTE = 30
+RENDER_CACHE_SECONDS = 600
+# Stands for the visitor id in a cached rendering; ids are [A-Za-z0-9_-] only, so swapping it in is safe.
+VISITOR_PLACEHOLDER = "lhvisitorplaceholder0"
 
 
 def _visitor(request: HttpRequest) -> tuple[str, bool]:
@@ -43,7 +48,12 @@ def _remember(request: HttpRequest, response: HttpResponse, visitor_id: str) -> 
 
 
 def page_context(
-    request: HttpRequest, page: LandingPage, variant: Variant, *, visitor_id: str, organization_slug: str
+    request: HttpRequest | None,
+    page: LandingPage,
+    variant: Variant,
+    *,
+    visitor_id: str,
+    organization_slug: str,
 ) -> dict[str, Any]:
     blocks: list[Block] = list(variant.blocks.all())
     image_origins: set[str] = set()
@@ -68,7 +78,7 @@ def page_context(
             origin = url_origin(str(content.get("url", "")))
             if origin:
                 link_origins.add(origin)
-            entry["done"] = request.GET.get("done") == str(block.pk)
+            entry["done"] = request is not None and request.GET.get("done") == str(block.pk)
         rendered.append(entry)
     csp_update: dict[str, list[str]] = {}
     if image_origins:
@@ -93,20 +103,55 @@ def page_context(
     }
 
 
+def _rendered(page: LandingPage, organization_slug: str) -> dict[str, Any] | None:
+    """The page's running variants and each one's full HTML, rendered once per version of the page.
+
+    Every edit of the page, a block or a variant bumps `page.updated_at`, which is part of the key, so
+    a stale rendering is never served; visitors differ only by their id, swapped in per request.
+    """
+    key = f"lp:render:{page.organization_id}:{page.pk}:{page.updated_at.timestamp()}"
+    cached: dict[str, Any] | None = cache.get(key)
+    if cached is not None:
+        return cached
+    variants = selectors.served_variants(page)
+    if not variants:
+        return None
+    pages: dict[int, tuple[str, dict[str, list[str]]]] = {}
+    for variant in variants:
+        context = page_context(
+            None, page, variant, visitor_id=VISITOR_PLACEHOLDER, organization_slug=organization_slug
+        )
+        pages[variant.pk] = (render_to_string("landing/page.html", context), context["csp_update"])
+    cached = {"variants": [(v.pk, v.weight, v.is_control, v.name) for v in variants], "pages": pages}
+    cache.set(key, cached, RENDER_CACHE_SECONDS)
+    return cached
+
+
 @public_endpoint(
     by_organization_slug(), reason="a published landing page of the organization named in the URL"
 )
 @require_GET
 def page_public(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     page = selectors.published_page(slug)
-    variants = selectors.served_variants(page) if page else []
-    if page is None or not variants:
+    rendered = _rendered(page, org) if page is not None else None
+    if page is None or rendered is None:
         return render(request, "landing/not_found.html", status=404)
     visitor_id, new = _visitor(request)
+    variants = [
+        Variant(pk=pk, organization_id=page.organization_id, page_id=page.pk, weight=w, is_control=c, name=n)
+        for pk, w, c, n in rendered["variants"]
+    ]
     variant = services.page_view_record(page=page, variants=variants, visitor_id=visitor_id)
-    context = page_context(request, page, variant, visitor_id=visitor_id, organization_slug=org)
-    response = render(request, "landing/page.html", context)
-    response._csp_update = context["csp_update"]  # type: ignore[attr-defined]
+    if request.GET.get("done"):
+        # The thank-you state of a CTA: rare, rendered for this request alone.
+        variant = Variant.objects.get(pk=variant.pk)
+        context = page_context(request, page, variant, visitor_id=visitor_id, organization_slug=org)
+        body, csp_update = render_to_string("landing/page.html", context), context["csp_update"]
+    else:
+        body, csp_update = rendered["pages"][variant.pk]
+        body = body.replace(VISITOR_PLACEHOLDER, visitor_id)
+    response = HttpResponse(body)
+    response._csp_update = csp_update  # type: ignore[attr-defined]
     # Each visitor gets their own variant: shared caches must not hand one visitor's page to another.
     response["Cache-Control"] = "private, no-cache"
     response["Vary"] = "Cookie"

@@ -329,7 +329,7 @@ def variant_archive(*, variant: Variant, actor: Actor) -> Variant:
         page = variant.page
         if len(active_variants(page)) == 1:
             page.experiment_stopped_at = variant.archived_at
-            page.save(update_fields=["experiment_stopped_at", "updated_at"])
+        page.save(update_fields=["experiment_stopped_at", "updated_at"])
         audit_record(
             actor=actor, action="experiment.variant_removed", target=page, changes={"variant": variant.name}
         )

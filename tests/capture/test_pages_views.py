@@ -444,3 +444,25 @@ def test_stop_needs_a_running_variant(org: Organization, marketer: Any, bad: str
     page = published_page(org, variants=2)
     response = login(marketer, org).post(f"/pages/{page.pk}/stop/", {"keep": bad})
     assert response.status_code == 400 and "Choose the variant to keep" in response.content.decode()
+
+
+def test_edits_show_at_once_although_renderings_are_cached(org: Organization) -> None:
+    page = published_page(org, variants=2)
+    client = Client()
+    variant_id = variant_on(client.get("/p/acme/offer/"))
+    with tenant_context(org):
+        headline = Block.objects.get(variant_id=variant_id, type=BlockType.HEADLINE)
+        services.block_update(block=headline, content={"text": "Edited just now"}, actor=ACTOR)
+    assert "Edited just now" in client.get("/p/acme/offer/").content.decode()
+    with tenant_context(org):
+        other = Variant.objects.exclude(pk=variant_id).get(page=page)
+        if other.is_control:
+            services.experiment_stop(page=page, actor=ACTOR)
+        else:
+            services.variant_archive(variant=other, actor=ACTOR)
+    # The visitor's variant (or the control that replaced it) is what the page shows now.
+    assert variant_on(client.get("/p/acme/offer/")) in {variant_id, other.pk}
+    with tenant_context(org):
+        assert Variant.objects.filter(page=page, archived_at__isnull=True).count() == 1
+        served = Variant.objects.get(page=page, archived_at__isnull=True).pk
+    assert variant_on(Client().get("/p/acme/offer/")) == served
