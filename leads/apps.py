@@ -7,3 +7,4 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from leads import handlers  # noqa: F401  (subscribes to domain events)
+        from leads.landing import handlers as landing_handlers  # noqa: F401

@@ -1,4 +1,4 @@
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import SimpleRouter
 
 from leads import apis, views
@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.custom_field_delete_view,
         name="settings-custom-field-delete",
     ),
+    path("", include("leads.landing.urls")),
 ]
 _api_router = SimpleRouter()
 _api_router.register("contacts", apis.ContactViewSet, basename="api-contact")
