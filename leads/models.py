@@ -76,6 +76,7 @@ class TouchpointType(models.TextChoices):
     PRODUCT_USAGE = "product_usage", "Product usage"
     AD_CLICK = "ad_click", "Ad click"
     REFERRAL = "referral", "Referral"
+    AD_LEAD = "ad_lead", "Ad lead form"
     OTHER = "other", "Other"
 
 
@@ -373,3 +374,6 @@ class Touchpoint(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+from leads.models_tracking import *  # noqa: E402,F403
