@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from leadhub.api.base import TenantGenericViewSet
 from leadhub.api.schema import LeadHubAutoSchema
 from leadhub.tenancy.services import Actor
-from leads.apis.base import bulk_answer
+from leads.apis.base import MARKETING_ROLES, bulk_answer
 from leads.models import Channel, Touchpoint, TouchpointType
 from leads.serializers import BulkOptionsSerializer, BulkRequestSerializer, BulkResponseSerializer
 from leads.tracking.events import TYPE_ALIASES, events_ingest
@@ -66,6 +66,8 @@ class EventViewSet(TenantGenericViewSet):
     model = Touchpoint
     # A capture key (the kind a product backend or a webinar tool holds) may send events.
     capture_scope_allowed = True
+    # Signed-in members: the roles that manage capture.
+    allowed_roles = MARKETING_ROLES
     # Thousands of events a second arrive in few, large requests.
     rate_per_minute = max(6000, settings.LEADHUB_API_RATE_PER_MINUTE)
 

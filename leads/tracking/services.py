@@ -234,6 +234,8 @@ def tracking_collect(*, site: TrackingSite, collected: Collected) -> int:
             clicks = [key for key in query if key in CLICK_IDS]
             prepared.append((view, utm, clicks, referral_code_normalize(query.get("ref", ""))))
         campaigns = _campaigns_by_utm(utm_campaigns)
+        # The snippet sends the code it keeps in a cookie; a landing URL's own ?ref= counts too.
+        referral = referral or next((page_ref for _, _, _, page_ref in prepared if page_ref), "")
         touchpoints: list[Touchpoint] = []
         for view, utm, clicks, page_ref in prepared:
             channel = channel_classify(
@@ -245,7 +247,7 @@ def tracking_collect(*, site: TrackingSite, collected: Collected) -> int:
                 referral_code=page_ref,
             )
             campaign = campaigns.get(utm["utm_campaign"])
-            if channel == Channel.OTHER and campaign is not None:
+            if campaign is not None and channel in (Channel.OTHER, Channel.DIRECT):
                 channel = campaign.channel
             properties: dict[str, Any] = {"title": view.title, "site": site.pk}
             if view.time_on_page_ms is not None:
