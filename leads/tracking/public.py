@@ -261,7 +261,8 @@ def collect(request: HttpRequest, key: str) -> HttpResponse:
 @public_endpoint(by_public_key(PublicKeyKind.TRACKING), reason="the key names one tracked site")
 @require_http_methods(["POST", "OPTIONS"])
 def identify(request: HttpRequest, key: str) -> HttpResponse:
-    """POST /t/<key>/identify {"vid", "email", "ref"}: `leadhub.identify(email)` from the snippet."""
+    """POST /t/<key>/identify {"vid", "email", "ref", "events"?}: `leadhub.identify(email)` from the
+    snippet, with the page views it had not sent yet."""
     site = _site_of(request)
     if site is None:
         return json_error(404, "not_found", "No such tracked site.")
@@ -285,6 +286,12 @@ def identify(request: HttpRequest, key: str) -> HttpResponse:
         email = _text(data.get("email"), 254)
         if not email:
             raise ValidationError({"email": ["This field is required."]})
+        # The snippet sends its pending page views along, so that they are stored before the stitch
+        # (two separate requests could arrive in either order).
+        if data.get("events"):
+            collected = collect_parse(data, site=site, now=timezone.now())
+            if collected.views or collected.leaves:
+                tracking_collect(site=site, collected=collected)
         tracking_identify(
             anonymous_id=_text(data.get("vid"), 64),
             email=email,

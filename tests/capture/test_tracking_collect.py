@@ -409,3 +409,24 @@ def test_time_relative_to_the_client_send_time(org, site):
     collect(site, [pv("ev-0701", "https://www.acme.example/", ts=now_ms - 60_000)], body={"sent": now_ms})
     [touch] = touchpoints(org)
     assert 50 <= (touch.created_at - touch.occurred_at).total_seconds() <= 70
+
+
+def test_identify_stores_the_page_views_sent_along_before_stitching(org, site):
+    response = Client().post(
+        f"/t/{site.public_key}/identify",
+        data=json.dumps(
+            {
+                "vid": VID,
+                "email": "along@client.example",
+                "events": [pv("ev-0801", "https://www.acme.example/x")],
+            }
+        ),
+        content_type="text/plain",
+        headers={"Origin": ORIGIN},
+    )
+    assert response.status_code == 204
+    with tenant_context(org):
+        lead = Lead.objects.get()
+        assert list(Touchpoint.objects.filter(lead=lead).values_list("url", flat=True)) == [
+            "https://www.acme.example/x"
+        ]

@@ -114,10 +114,12 @@
     },
     identify: function (email) {
       if (!active() || !email) return Promise.resolve(false);
+      clearTimeout(timer);
+      timer = 0;
+      var pending = queue.splice(0, 50);
       flush();
-      return post("/identify", { vid: visitor(), email: String(email), ref: referral() }).then(function () {
-        return true;
-      });
+      return post("/identify", { vid: visitor(), email: String(email), ref: referral(), sent: Date.now(),
+        events: pending }).then(function () { return true; });
     },
   };
   w.leadhub = api;
