@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1"))
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers.")
-    parser.add_argument("--batches", type=int, default=40, help="Measured batches of 1,000 events per variation.")
+    parser.add_argument(
+        "--batches", type=int, default=40, help="Measured batches of 1,000 events per variation."
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="Concurrent batch senders.")
     parser.add_argument("--collects", type=int, default=2000, help="Measured snippet requests.")
     parser.add_argument("--collect-concurrency", type=int, default=16)
