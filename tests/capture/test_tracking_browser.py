@@ -151,8 +151,14 @@ def test_browse_two_pages_from_another_origin_then_identify(
 
     touches = _wait_for(lambda: len(stitched()) == 2 and stitched())
     assert len(touches) == 2, touches
+
+    def lead_of() -> Lead | None:
+        with tenant_context(organization):
+            return Lead.objects.filter(contact__email_normalized="browser.user@client.example").first()
+
+    # Read through _wait_for: SQLite's shared test database may still be locked by the server's write.
+    lead = _wait_for(lead_of)
     with tenant_context(organization):
-        lead = Lead.objects.get(contact__email_normalized="browser.user@client.example")
         assert lead.first_touch_channel == Channel.EMAIL
         assert lead.source_channel == Channel.EMAIL
         assert "utm_campaign=launch" in lead.first_touch_url
