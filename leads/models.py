@@ -76,6 +76,7 @@ class TouchpointType(models.TextChoices):
     PRODUCT_USAGE = "product_usage", "Product usage"
     AD_CLICK = "ad_click", "Ad click"
     REFERRAL = "referral", "Referral"
+    AD_LEAD = "ad_lead", "Ad lead form"
     OTHER = "other", "Other"
 
 
@@ -376,3 +377,4 @@ class Touchpoint(TenantModel):
 
 
 from leads.models_pages import *  # noqa: E402,F403
+from leads.models_tracking import *  # noqa: E402,F403

@@ -2,6 +2,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import SimpleRouter
 
 from leads import apis, views
+from leads.tracking import urls as tracking_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -17,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="settings-custom-field-delete",
     ),
     path("", include("leads.landing.urls")),
+    *tracking_urls.urlpatterns,
 ]
 _api_router = SimpleRouter()
 _api_router.register("contacts", apis.ContactViewSet, basename="api-contact")
@@ -26,4 +28,4 @@ _api_router.register("touchpoints", apis.TouchpointViewSet, basename="api-touchp
 _api_router.register("campaigns", apis.CampaignViewSet, basename="api-campaign")
 _api_router.register("spend", apis.CampaignSpendViewSet, basename="api-spend")
 _api_router.register("custom-fields", apis.CustomFieldViewSet, basename="api-custom-field")
-api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls]
+api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls, *tracking_urls.api_urlpatterns]

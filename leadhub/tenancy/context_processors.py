@@ -56,6 +56,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ]
     if role in {Role.ADMIN, Role.MARKETER}:
         settings.append(_item(request, "Custom fields", "settings-custom-fields", "sliders"))
+        settings.append(_item(request, "Tracking", "tracking", "globe"))
+        settings.append(_item(request, "Ad lead sources", "ad-sources", "zap"))
     context.update(
         nav_main=main,
         nav_settings=settings,
