@@ -43,6 +43,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return context
     role = membership.role
     main = [_item(request, "Home", "home", "home"), _item(request, "All leads", "lead-list", "users")]
+    main += [_item(request, "Forms", "form-list", "form")] if role in {Role.ADMIN, Role.MARKETER} else []
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
     settings: list[NavItem] = []
