@@ -302,6 +302,13 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldType": "leads.models.CustomFieldType",
         "Role": "leadhub.tenancy.models.Role",
         "ApiKeyScope": "leadhub.tenancy.models.ApiKeyScope",
+        "FormStatus": "leads.models_forms.FormStatus",
+        "SubmissionStatus": "leads.models_forms.SubmissionStatus",
+        "SubmissionSource": "leads.models_forms.SubmissionSource",
+        "ConsentPurpose": "leads.models_forms.ConsentPurpose",
+        "ConsentStatus": "leads.models_forms.ConsentStatus",
+        "ConsentSource": "leads.models_forms.ConsentSource",
+        "ConsentChange": "leads.models_forms.ConsentChange",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

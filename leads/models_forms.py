@@ -199,6 +199,14 @@ class ConsentStatus(models.TextChoices):
     PENDING = "pending", "Awaiting confirmation"
 
 
+class ConsentChange(models.TextChoices):
+    """What the API and the dashboard may record: consent given or withdrawn (pending is for double
+    opt-in only)."""
+
+    GRANTED = "granted", "Granted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
 class ConsentSource(models.TextChoices):
     FORM = "form", "Form"
     API = "api", "API"
@@ -244,6 +252,7 @@ class ConsentRecord(TenantModel):
 
 
 __all__ = [
+    "ConsentChange",
     "ConsentPurpose",
     "ConsentRecord",
     "ConsentSource",

@@ -101,6 +101,12 @@ class FormSubmissionViewSet(ApiViewSet):
     def scoped_queryset(self, organization: Organization) -> QuerySet[FormSubmission]:
         return FormSubmission.objects.filter(form=self._form())
 
+    def list(self, request: Request, form_pk: str = "") -> Response:
+        return super().list(request)
+
+    def retrieve(self, request: Request, pk: str, form_pk: str = "") -> Response:
+        return super().retrieve(request, pk)
+
     @extend_schema(
         request=SubmissionCreateSerializer,
         responses={

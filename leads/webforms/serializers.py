@@ -9,9 +9,9 @@ from rest_framework import serializers
 
 from leads.models import Contact
 from leads.models_forms import (
+    ConsentChange,
     ConsentPurpose,
     ConsentRecord,
-    ConsentStatus,
     ConsentText,
     Form,
     FormField,
@@ -205,7 +205,7 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
 class ConsentRecordCreateSerializer(serializers.Serializer):
     contact = TenantRelatedField(Contact)
     purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
-    status = serializers.ChoiceField(choices=[ConsentStatus.GRANTED, ConsentStatus.WITHDRAWN])
+    status = serializers.ChoiceField(choices=ConsentChange.choices)
     text = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, help_text="The text agreed to."
     )
