@@ -282,6 +282,10 @@ if DEBUG:
 
 LEADHUB_API_RATE_PER_MINUTE = int(os.environ.get("LEADHUB_API_RATE_PER_MINUTE", "1200"))
 LEADHUB_BULK_MAX_ITEMS = 1000
+# Public form submissions per minute: per visitor (IP) and form, and per form across visitors.
+LEADHUB_FORM_RATE_PER_IP_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_IP_PER_MINUTE", "20"))
+LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE", "60000"))
+LEADHUB_FORM_MIN_FILL_SECONDS = float(os.environ.get("LEADHUB_FORM_MIN_FILL_SECONDS", "2"))
 LEADHUB_IDEMPOTENCY_TTL = timedelta(hours=24)
 
 SPECTACULAR_SETTINGS = {

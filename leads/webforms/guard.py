@@ -25,10 +25,6 @@ logger = logging.getLogger(__name__)
 TOKEN_SALT = "leadhub.forms.render"  # noqa: S105  (a signing salt, not a secret)
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 # --- the render token ------------------------------------------------------------------------------
 
 
@@ -70,7 +66,7 @@ def spam_reason(raw: dict[str, Any], token: RenderToken | None, *, now: float | 
     if token is None:
         return "Missing or forged form token (the form was not drawn by LeadHub)."
     elapsed = (now if now is not None else time.time()) - token.issued_at
-    minimum = _setting("LEADHUB_FORM_MIN_FILL_SECONDS", 2)
+    minimum = settings.LEADHUB_FORM_MIN_FILL_SECONDS
     if elapsed < minimum:
         return f"Submitted {max(elapsed, 0):.1f} s after the form was shown (faster than {minimum} s)."
     return ""
@@ -89,8 +85,8 @@ def domain_normalize_entry(entry: str) -> str:
 
 
 def host_allowed(host_port: str, allowed: Iterable[str]) -> bool:
-    """Does 'host[:port]' match an allowed entry? 'example.com' allows that host on any port,
-    'example.com:8080' only that port, '*.example.com' the domain and its subdomains."""
+    """Does 'host[:port]' match an allowed entry? 'example.com' allows that host and its www. twin on
+    any port, 'example.com:8080' only that port, '*.example.com' the domain and every subdomain."""
     host_port = host_port.lower()
     host = host_port.rsplit(":", 1)[0] if host_port.count(":") == 1 else host_port
     for entry in allowed:
@@ -105,7 +101,7 @@ def host_allowed(host_port: str, allowed: Iterable[str]) -> bool:
             base = pattern[2:]
             if host == base or host.endswith("." + base):
                 return True
-        elif host == pattern:
+        elif host in (pattern, f"www.{pattern}"):
             return True
     return False
 
@@ -175,13 +171,9 @@ def rate_limited(*, form_id: int, ip_digest: str) -> int | None:
     every visitor's form during an outage would lose exactly the leads this service exists to keep.
     """
     try:
-        wait = rate_limit_hit(
-            f"form-ip:{form_id}:{ip_digest}", _setting("LEADHUB_FORM_RATE_PER_IP_PER_MINUTE", 20)
-        )
+        wait = rate_limit_hit(f"form-ip:{form_id}:{ip_digest}", settings.LEADHUB_FORM_RATE_PER_IP_PER_MINUTE)
         if wait is None:
-            wait = rate_limit_hit(
-                f"form:{form_id}", _setting("LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE", 60_000)
-            )
+            wait = rate_limit_hit(f"form:{form_id}", settings.LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE)
     except Exception:
         logger.warning("Form rate limit skipped: the cache is unreachable", exc_info=True)
         return None

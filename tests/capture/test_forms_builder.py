@@ -57,10 +57,10 @@ def test_creating_a_form_gives_it_an_email_field_and_a_public_key(client: Client
     page = client.get(response["Location"]).content.decode()
     for snippet in (
         f"/embed/forms/{form.public_key}.js",
-        f'action="http://testserver/f/{form.public_key}/"',
-        "/submissions/",
+        f"action=&quot;http://testserver/f/{form.public_key}/&quot;",
     ):
         assert snippet in page
+    assert '<form class="lh-form"' not in page  # the HTML embed code is shown as code, not drawn
 
 
 def test_bad_settings_are_shown_next_to_their_field(client: Client, org: Organization) -> None:
