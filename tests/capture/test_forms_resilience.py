@@ -9,11 +9,8 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -36,7 +33,7 @@ from leads.models_forms import ConsentRecord, FormSubmission, SubmissionStatus
 from leads.webforms import handlers
 from tests.capture.forms_helpers import build_form, payload, post_json
 from tests.factories import OrganizationFactory
-from tests.test_settings import BASE_DIR, NON_PRODUCTION, test_database_url
+from tests.test_worker import worker_running
 
 REDIS_SERVER = shutil.which("redis-server")
 WAIT_SECONDS = 60
@@ -196,49 +193,8 @@ def worker(on_private_redis: str, redis_server: RedisServer) -> Iterator[Path]:
     """`celery -A leadhub worker` on the test database and the test's own Redis."""
     if connection.vendor != "postgresql":
         pytest.skip("the worker process needs a database it can reach: run on PostgreSQL (DATABASE_URL)")
-    environment = {
-        k: v for k, v in os.environ.items() if k not in NON_PRODUCTION and not k.startswith("PYTEST")
-    }
-    environment.update(
-        DATABASE_URL=test_database_url(),
-        REDIS_URL=redis_server.url,
-        SECRET_KEY=secrets.token_urlsafe(50),
-        DEBUG="0",
-    )
-    log = Path(tempfile.mkstemp(prefix="leadhub-forms-worker-", suffix=".log")[1])
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "leadhub",
-                "worker",
-                "--pool=solo",
-                "--queues",
-                on_private_redis,
-                "--loglevel=INFO",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname={on_private_redis}@%h",
-            ],
-            cwd=BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with worker_running(on_private_redis, redis_server.url) as log:
         yield log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.unlink(missing_ok=True)
 
 
 @pytest.mark.django_db(transaction=True)
