@@ -11,6 +11,7 @@ The flow of the product, read top to bottom:
 - TouchpointsRecorded leads  -> leads (first/last touch rollup), scoring (incremental rescoring)
 - ContactUpdated      leads  -> scoring (fit rules), nurturing (segment membership)
 - LeadStageChanged    leads  -> conversion (MQL/PQL handed to sales), analytics (funnel, velocity)
+- FormSubmitted       leads  -> leads (capture the lead from the stored submission, in a task)
 """
 
 from __future__ import annotations
@@ -69,8 +70,16 @@ class LeadStageChanged(DomainEvent):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class FormSubmitted(DomainEvent):
+    name: ClassVar[str] = "form.submitted"
+    submission_id: int
+    form_id: int
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
-    cls.name: cls for cls in (LeadCaptured, TouchpointsRecorded, ContactUpdated, LeadStageChanged)
+    cls.name: cls
+    for cls in (LeadCaptured, TouchpointsRecorded, ContactUpdated, LeadStageChanged, FormSubmitted)
 }
 
 Handler = Callable[[Any], None]

@@ -282,6 +282,10 @@ if DEBUG:
 
 LEADHUB_API_RATE_PER_MINUTE = int(os.environ.get("LEADHUB_API_RATE_PER_MINUTE", "1200"))
 LEADHUB_BULK_MAX_ITEMS = 1000
+# Public form submissions per minute: per visitor (IP) and form, and per form across visitors.
+LEADHUB_FORM_RATE_PER_IP_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_IP_PER_MINUTE", "20"))
+LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE", "60000"))
+LEADHUB_FORM_MIN_FILL_SECONDS = float(os.environ.get("LEADHUB_FORM_MIN_FILL_SECONDS", "2"))
 LEADHUB_IDEMPOTENCY_TTL = timedelta(hours=24)
 
 SPECTACULAR_SETTINGS = {
@@ -302,6 +306,13 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldType": "leads.models.CustomFieldType",
         "Role": "leadhub.tenancy.models.Role",
         "ApiKeyScope": "leadhub.tenancy.models.ApiKeyScope",
+        "FormStatus": "leads.models_forms.FormStatus",
+        "SubmissionStatus": "leads.models_forms.SubmissionStatus",
+        "SubmissionSource": "leads.models_forms.SubmissionSource",
+        "ConsentPurpose": "leads.models_forms.ConsentPurpose",
+        "ConsentStatus": "leads.models_forms.ConsentStatus",
+        "ConsentSource": "leads.models_forms.ConsentSource",
+        "ConsentChange": "leads.models_forms.ConsentChange",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

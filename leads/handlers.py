@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from leadhub.events import TouchpointsRecorded, subscribe
 from leads import tasks
+from leads.webforms import handlers as webforms_handlers  # noqa: F401  (subscribes too)
 
 
 @subscribe(TouchpointsRecorded)

@@ -376,5 +376,6 @@ class Touchpoint(TenantModel):
         return f"{self.get_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+from leads.models_forms import *  # noqa: E402,F403
 from leads.models_pages import *  # noqa: E402,F403
 from leads.models_tracking import *  # noqa: E402,F403

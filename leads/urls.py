@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from leads import apis, views
 from leads.tracking import urls as tracking_urls
+from leads.webforms import urls as webforms_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -17,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.custom_field_delete_view,
         name="settings-custom-field-delete",
     ),
+    *webforms_urls.urlpatterns,
     path("", include("leads.landing.urls")),
     *tracking_urls.urlpatterns,
 ]
@@ -28,4 +30,8 @@ _api_router.register("touchpoints", apis.TouchpointViewSet, basename="api-touchp
 _api_router.register("campaigns", apis.CampaignViewSet, basename="api-campaign")
 _api_router.register("spend", apis.CampaignSpendViewSet, basename="api-spend")
 _api_router.register("custom-fields", apis.CustomFieldViewSet, basename="api-custom-field")
-api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls, *tracking_urls.api_urlpatterns]
+api_urlpatterns: list[URLPattern | URLResolver] = [
+    *_api_router.urls,
+    *webforms_urls.api_urlpatterns,
+    *tracking_urls.api_urlpatterns,
+]

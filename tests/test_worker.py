@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,15 +54,16 @@ def queue() -> Iterator[str]:
         app.conf.task_always_eager, app.conf.task_default_queue = saved
 
 
-@pytest.fixture
-def worker(queue: str, transactional_db: None) -> Iterator[Path]:
-    """`celery -A leadhub worker` in a subprocess, on the test database; yields its log file."""
+@contextmanager
+def worker_running(queue: str, redis_url: str) -> Iterator[Path]:
+    """`celery -A leadhub worker` in a subprocess, on the test database and `redis_url`, consuming only
+    `queue`; yields its log file."""
     environment = {
         k: v for k, v in os.environ.items() if k not in NON_PRODUCTION and not k.startswith("PYTEST")
     }
     environment.update(
         DATABASE_URL=test_database_url(),
-        REDIS_URL=settings.REDIS_URL,
+        REDIS_URL=redis_url,
         SECRET_KEY=secrets.token_urlsafe(50),
         DEBUG="0",
     )
@@ -98,9 +100,16 @@ def worker(queue: str, transactional_db: None) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(queue)
         log.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def worker(queue: str, transactional_db: None) -> Iterator[Path]:
+    """A real worker on the test database and the run's Redis."""
+    with worker_running(queue, settings.REDIS_URL) as log:
+        yield log
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)
 
 
 def test_a_real_worker_rolls_up_first_and_last_touch(worker: Path) -> None:

@@ -44,7 +44,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     role = membership.role
     main = [_item(request, "Home", "home", "home"), _item(request, "All leads", "lead-list", "users")]
     if role in {Role.ADMIN, Role.MARKETER}:
-        main.append(_item(request, "Landing pages", "landing-pages", "globe"))
+        main += [
+            _item(request, "Forms", "form-list", "form"),
+            _item(request, "Landing pages", "landing-pages", "globe"),
+        ]
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
     settings: list[NavItem] = []
