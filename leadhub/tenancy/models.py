@@ -230,6 +230,7 @@ class PublicKeyKind(models.TextChoices):
     TRACKING = "tracking", "Tracking site"
     LANDING_PAGE = "landing_page", "Landing page"
     AD_SOURCE = "ad_source", "Ad lead source"
+    REFERRAL = "referral", "Referral link"
 
 
 class PublicKey(models.Model):

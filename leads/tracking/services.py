@@ -37,7 +37,7 @@ from leads.services import lead_capture, touchpoints_record, touchpoints_stitch
 from leads.tracking.channels import PAID_CLICK_IDS, PAID_SOCIAL_CLICK_IDS, channel_classify
 
 # PublicKeyKind has no referral kind yet; the key string is what resolves /r/<key>.
-REFERRAL_KEY_KIND = "referral"
+REFERRAL_KEY_KIND = PublicKeyKind.REFERRAL
 ANONYMOUS_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{6,40}$")
 REFERRAL_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,39}$")

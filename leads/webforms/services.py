@@ -38,7 +38,8 @@ from leads.models_forms import (
     SubmissionSource,
     SubmissionStatus,
 )
-from leads.services import lead_capture, touchpoints_record, touchpoints_stitch
+from leads.services import lead_capture, touchpoints_record
+from leads.tracking.services import visitor_identify
 from leads.webforms import attribution, consent
 from leads.webforms.schema import (
     COMPANY_TARGETS,
@@ -602,7 +603,11 @@ def submission_process(*, submission_id: int) -> FormSubmission | None:
             ]
         )
         if submission.visitor_id:
-            touchpoints_stitch(anonymous_id=submission.visitor_id, lead=lead)
+            # The visitor's earlier page views become the lead's (first touch kept), the visitor is
+            # linked to the contact, and a referral code kept by the tracking snippet is credited.
+            visitor_identify(
+                anonymous_id=submission.visitor_id, lead=lead, referral_code=hidden.get("lh_ref", "")
+            )
         pending = False
         for given in submission.consents:
             if not given.get("granted"):

@@ -51,6 +51,8 @@
         values[key] = value;
       }
     });
+    // A referral code the tracking snippet kept from an earlier page of the visit.
+    if (cookie("lh_ref") && !values.lh_ref) { values.lh_ref = cookie("lh_ref"); }
     Array.prototype.forEach.call(script.attributes, function (attribute) {
       var match = /^data-(lh-[a-z0-9-]{1,40})$/.exec(attribute.name);
       if (match) { values[match[1].replace(/-/g, "_")] = attribute.value; }
@@ -105,7 +107,10 @@
       var common = { id: id, name: f.name, required: f.required, placeholder: f.placeholder };
       if (f.type === "select") {
         input = el("select", common);
-        input.appendChild(el("option", { value: "" }, "Choose…"));
+        // An explicit empty value: without the attribute an option's value is its text.
+        var none = el("option", {}, "Choose…");
+        none.value = "";
+        input.appendChild(none);
         f.choices.forEach(function (choice) { input.appendChild(el("option", { value: choice }, choice)); });
       } else if (f.type === "textarea") {
         common.rows = 3;
