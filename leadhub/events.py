@@ -11,6 +11,7 @@ The flow of the product, read top to bottom:
 - TouchpointsRecorded leads  -> leads (first/last touch rollup), scoring (incremental rescoring)
 - ContactUpdated      leads  -> scoring (fit rules), nurturing (segment membership)
 - LeadStageChanged    leads  -> conversion (MQL/PQL handed to sales), analytics (funnel, velocity)
+- ContactsImported    leads  -> scoring, nurturing (one event per CSV import, not one per row)
 """
 
 from __future__ import annotations
@@ -69,8 +70,19 @@ class LeadStageChanged(DomainEvent):
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class ContactsImported(DomainEvent):
+    """A CSV import finished: its contacts were created or updated in bulk, without per-row events."""
+
+    name: ClassVar[str] = "contacts.imported"
+    import_id: int
+    created: int = 0
+    updated: int = 0
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
-    cls.name: cls for cls in (LeadCaptured, TouchpointsRecorded, ContactUpdated, LeadStageChanged)
+    cls.name: cls
+    for cls in (LeadCaptured, TouchpointsRecorded, ContactUpdated, LeadStageChanged, ContactsImported)
 }
 
 Handler = Callable[[Any], None]
