@@ -52,6 +52,11 @@ def cell(index: int) -> str:
     return f"btrim(coalesce(c{index}, ''), {WHITESPACE})"
 
 
+def trimmed(index: int) -> str:
+    """A cell in the chunk query, where each is trimmed once (see _rows_sql)."""
+    return f"v{index}"
+
+
 def _grouped(function: str, parts: list[str], size: int = 90) -> str:
     """`function(parts...)`, split in calls of at most `size` arguments joined by || (PostgreSQL
     functions take at most 100)."""
@@ -167,8 +172,8 @@ class PostgresImport:
         spec = self.spec
         standard = spec.standard
         email_index, external_index = standard.get("email"), standard.get("external_id")
-        email = cell(email_index) if email_index is not None else "''"
-        external = cell(external_index) if external_index is not None else None
+        email = trimmed(email_index) if email_index is not None else "''"
+        external = trimmed(external_index) if external_index is not None else None
         if external is not None:
             token = f"lower({external})"
             simple = (
@@ -190,12 +195,12 @@ class PostgresImport:
         errors = ["bad", *sql_email_errors(email, external, email_index is not None, external is not None)]
         selects = [f"{identity} AS email"]
         for target in CONTACT_COLUMNS:
-            value = cell(standard[target]) if target in standard else "''"
+            value = trimmed(standard[target]) if target in standard else "''"
             if target in standard:
                 errors.append(sql_length_error(target, value, CONTACT_TARGETS[target][1]))
             selects.append(f"{value} AS {target}")
         for target, (_, limit) in COMPANY_TARGETS.items():
-            value = cell(standard[target]) if target in standard else "''"
+            value = trimmed(standard[target]) if target in standard else "''"
             if target == "company_domain" and target in standard:
                 value = (
                     f"regexp_replace(split_part(regexp_replace(lower({value}), '^https?://', ''), '/', 1), "
@@ -206,12 +211,12 @@ class PostgresImport:
             selects.append(f"{value} AS {target}")
         pairs: list[str] = []
         for column in spec.custom:
-            value_sql, error_sql = sql_custom(column, cell(column.index))
+            value_sql, error_sql = sql_custom(column, trimmed(column.index))
             pairs += [sql_literal(column.key), value_sql]
             errors.append(error_sql)
         selects.append(f"jsonb_strip_nulls({_grouped('jsonb_build_object', pairs, 90)}) AS custom")
         if spec.stage_column is not None:
-            raw = cell(spec.stage_column)
+            raw = trimmed(spec.stage_column)
             cases = " ".join(
                 f"WHEN {sql_literal(value)} THEN {sql_literal(stage)}" for value, stage in spec.stage_map.items()
             )
@@ -220,17 +225,25 @@ class PostgresImport:
         else:
             selects += ["'cold' AS stage", "'' AS stage_raw"]
         error_array = f"array_remove(ARRAY[{', '.join(errors)}]::text[], NULL)"
-        not_blank = f"btrim({_grouped('concat', [f'c{i}' for i in range(self.columns)])}, {WHITESPACE}) <> ''"
+        cells = ", ".join(f"{cell(i)} AS v{i}" for i in range(self.columns))
+        not_blank = f"{_grouped('concat', [f'v{i}' for i in range(self.columns)])} <> ''"
+        # OFFSET 0 fences keep PostgreSQL from inlining the subqueries: every cell is trimmed once, and
+        # every row's checks run once, not again for each later reference.
         return f"""
             CREATE TEMP TABLE imp_rows ON COMMIT DROP AS
             SELECT s.*, lower(s.email) AS email_norm,
-                   CASE WHEN cardinality(s.errors) = 0 THEN
-                       row_number() OVER (PARTITION BY cardinality(s.errors) = 0, lower(s.email) ORDER BY s.rn)
-                   END AS occ,
+                   CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, lower(s.email) ORDER BY s.rn) END
+                       AS occ,
                    NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created
             FROM (
-                SELECT rn, {", ".join(selects)}, {error_array} AS errors
-                FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s AND {not_blank}
+                SELECT e.*, cardinality(e.errors) = 0 AS ok FROM (
+                    SELECT rn, {", ".join(selects)}, {error_array} AS errors
+                    FROM (
+                        SELECT rn, bad, {cells} FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s OFFSET 0
+                    ) t
+                    WHERE {not_blank}
+                    OFFSET 0
+                ) e
             ) s"""
 
     def _chunk(self, cursor: Any, start: int, stop: int, reason_file: str) -> dict[str, int]:
@@ -238,12 +251,25 @@ class PostgresImport:
         now = timezone.now()
         params: dict[str, Any] = {"org": org, "start": start, "stop": stop, "now": now, "job": job.pk}
         self._timed(cursor, "rows", self._rows_sql(), params)
+        # Temporary tables get no statistics by themselves; without them the joins below become nested
+        # loops over the whole chunk.
+        self._timed(cursor, "analyze", "ANALYZE imp_rows", {})
         if self.spec.has_company:
             self._companies(cursor, params)
         cursor.execute("SELECT coalesce(max(occ), 0) FROM imp_rows")
         passes = int(cursor.fetchone()[0])
         for occurrence in range(1, passes + 1):
+            self._timed(
+                cursor,
+                "contacts",
+                "CREATE TEMP TABLE imp_up (id bigint, email_normalized text, inserted boolean) ON COMMIT DROP"
+                if occurrence == 1
+                else "TRUNCATE imp_up",
+                {},
+            )
             self._timed(cursor, "contacts", CONTACTS_SQL, {**params, "occ": occurrence})
+            self._timed(cursor, "contacts", "ANALYZE imp_up", {})
+            self._timed(cursor, "contacts link", CONTACTS_LINK_SQL, {"occ": occurrence})
         if self.spec.stage_column is not None:
             header = self.spec.headers[self.spec.stage_column]
             known = "ARRAY[" + ", ".join(sql_literal(v) for v in self.spec.stage_map) + "]::text[]"
@@ -253,12 +279,12 @@ class PostgresImport:
             )
         else:
             reason = reason_file
-        leads = self._timed(
-            cursor,
-            "leads",
-            LEADS_SQL.format(reason=reason),
-            {**params, "user": job.created_by_id, "channel": Channel.IMPORT},
-        )
+        lead_params = {**params, "user": job.created_by_id, "channel": Channel.IMPORT}
+        leads = 0
+        for name, sql in LEADS_STEPS:
+            count = self._timed(cursor, name, sql.format(reason=reason), lead_params)
+            if name == "stage changes":
+                leads = count
         headers = self.spec.headers
         pairs = []
         for index, header in enumerate(headers):
@@ -314,6 +340,7 @@ COMPANY_STEPS: list[tuple[str, str]] = [
         WHERE cardinality(r.errors) = 0 AND (r.company <> '' OR r.company_domain <> '')
         GROUP BY 1""",
     ),
+    ("analyze", "ANALYZE imp_co"),
     (
         "match by domain",
         "UPDATE imp_co t SET id = c.id FROM leads_company c WHERE t.domain <> '' AND c.domain = t.domain",
@@ -321,11 +348,15 @@ COMPANY_STEPS: list[tuple[str, str]] = [
     (
         "match by name",
         """
-        UPDATE imp_co t SET id = (
-            SELECT min(c.id) FROM leads_company c
-            WHERE c.name_key = lower(t.match_name) AND (c.domain = '' OR c.domain = t.domain))
-        WHERE t.id IS NULL AND t.match_name <> ''""",
+        UPDATE imp_co t SET id = m.id FROM (
+            SELECT t2.key, min(c.id) AS id
+            FROM imp_co t2 JOIN leads_company c ON c.name_key = lower(t2.match_name)
+            WHERE t2.id IS NULL AND t2.match_name <> '' AND (c.domain = '' OR c.domain = t2.domain)
+            GROUP BY t2.key
+        ) m
+        WHERE t.key = m.key""",
     ),
+    ("new", "CREATE TEMP TABLE imp_co_new (id bigint, domain text, name_key text) ON COMMIT DROP"),
     (
         "insert",
         """
@@ -337,9 +368,20 @@ COMPANY_STEPS: list[tuple[str, str]] = [
             FROM imp_co t WHERE t.id IS NULL
             RETURNING id, domain, name_key
         )
-        UPDATE imp_co t SET id = ins.id FROM ins
-        WHERE t.id IS NULL AND ((t.domain <> '' AND ins.domain = t.domain)
-              OR (t.domain = '' AND ins.domain = '' AND ins.name_key = lower(left(t.name, 200))))""",
+        INSERT INTO imp_co_new SELECT id, domain, name_key FROM ins""",
+    ),
+    ("analyze new", "ANALYZE imp_co_new"),
+    (
+        "link new by domain",
+        """
+        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        WHERE t.id IS NULL AND t.domain <> '' AND n.domain = t.domain""",
+    ),
+    (
+        "link new by name",
+        """
+        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        WHERE t.id IS NULL AND t.domain = '' AND n.domain = '' AND n.name_key = lower(left(t.name, 200))""",
     ),
     (
         "update",
@@ -392,25 +434,46 @@ CONTACTS_SQL = f"""
             updated_at = EXCLUDED.updated_at
         RETURNING id, email_normalized, (xmax = 0) AS inserted
     )
-    UPDATE imp_rows r SET contact_id = up.id, created = up.inserted
-    FROM up WHERE r.occ = %(occ)s AND r.email_norm = up.email_normalized"""
+    INSERT INTO imp_up SELECT id, email_normalized, inserted FROM up"""
+CONTACTS_LINK_SQL = """
+    UPDATE imp_rows r SET contact_id = u.id, created = u.inserted
+    FROM imp_up u WHERE r.occ = %(occ)s AND r.email_norm = u.email_normalized"""
 
-LEADS_SQL = """
-    WITH firsts AS (
+# A first journey for contacts without any lead, in the stage of their first row in the chunk. Each step
+# materialises what the next joins, with statistics, so the planner hashes instead of looping.
+LEADS_STEPS: list[tuple[str, str]] = [
+    (
+        "leads firsts",
+        """
+        CREATE TEMP TABLE imp_first ON COMMIT DROP AS
         SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw
-        FROM imp_rows WHERE contact_id IS NOT NULL ORDER BY contact_id, rn
-    ), new AS (
-        INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade, source_channel,
-                                campaign_id, first_touch_at, first_touch_channel, first_touch_campaign_id,
-                                first_touch_url, last_touch_at, budget, authority, need, timing, journey,
-                                is_current, stage_changed_at, created_at, updated_at)
-        SELECT %(org)s, f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
-               '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
-        FROM firsts f
-        WHERE NOT EXISTS (SELECT 1 FROM leads_lead l WHERE l.contact_id = f.contact_id)
-        RETURNING id, contact_id, stage
-    )
-    INSERT INTO leads_stagechange (organization_id, lead_id, from_stage, to_stage, changed_at,
-                                   changed_by_user_id, changed_by_api_key_id, rule, reason)
-    SELECT %(org)s, new.id, '', new.stage, %(now)s, %(user)s, NULL, 'import', left({reason}, 2000)
-    FROM new JOIN firsts f USING (contact_id)"""
+        FROM imp_rows WHERE contact_id IS NOT NULL ORDER BY contact_id, rn""",
+    ),
+    ("leads analyze", "ANALYZE imp_first"),
+    ("leads new", "CREATE TEMP TABLE imp_new (id bigint, contact_id bigint) ON COMMIT DROP"),
+    (
+        "leads insert",
+        """
+        WITH new AS (
+            INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade, source_channel,
+                                    campaign_id, first_touch_at, first_touch_channel, first_touch_campaign_id,
+                                    first_touch_url, last_touch_at, budget, authority, need, timing, journey,
+                                    is_current, stage_changed_at, created_at, updated_at)
+            SELECT %(org)s, f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
+                   '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
+            FROM imp_first f
+            WHERE NOT EXISTS (SELECT 1 FROM leads_lead l WHERE l.contact_id = f.contact_id)
+            RETURNING id, contact_id
+        )
+        INSERT INTO imp_new SELECT id, contact_id FROM new""",
+    ),
+    ("leads analyze", "ANALYZE imp_new"),
+    (
+        "stage changes",
+        """
+        INSERT INTO leads_stagechange (organization_id, lead_id, from_stage, to_stage, changed_at,
+                                       changed_by_user_id, changed_by_api_key_id, rule, reason)
+        SELECT %(org)s, n.id, '', f.stage, %(now)s, %(user)s, NULL, 'import', left({reason}, 2000)
+        FROM imp_new n JOIN imp_first f USING (contact_id)""",
+    ),
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from leads.models import CustomField, CustomFieldEntity, CustomFieldType
 from leads.models_imports import ImportJob, ImportStatus
 from leads.services import custom_field_create
 
+logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 10
 MAX_CHOICES = 100
 UPLOAD_LIMIT = 512 * 1024 * 1024
@@ -258,6 +260,8 @@ def import_job_run(*, job_id: int, organization_id: int, path: Path | None = Non
         if progress is not None and job.processed_rows:
             progress(job.processed_rows)
         loader.run(total)
+        if isinstance(loader, PostgresImport):
+            logger.info("Import %s phases: %s", job.pk, {k: round(v, 2) for k, v in loader.timings.items()})
     except Exception as exc:
         with tenant_context(organization_id):
             message = (
