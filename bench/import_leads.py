@@ -27,7 +27,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = "import_leads"
-FIRST = ["Ada", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Iris", "Jon", "Kai", "Lena", "Milo", "Nora"]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Cleo",
+    "Dev",
+    "Eva",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Iris",
+    "Jon",
+    "Kai",
+    "Lena",
+    "Milo",
+    "Nora",
+]
 LAST = ["Ng", "Okafor", "Schmidt", "Rossi", "Tanaka", "Dubois", "Silva", "Novak", "Khan", "Berg", "Walsh"]
 PLANS = ["free", "starter", "pro", "enterprise"]
 COUNTRIES = ["Germany", "France", "Spain", "Italy", "Netherlands", "Poland", "Portugal", "Austria"]
@@ -78,12 +93,17 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--sizes", default="100000,1000000")
     options, _ = parser.parse_known_args(argv)
     if not options.database_url.startswith("postgres"):
-        print("bench.import_leads measures the PostgreSQL path: pass --database-url postgres://...", file=sys.stderr)
+        print(
+            "bench.import_leads measures the PostgreSQL path: pass --database-url postgres://...",
+            file=sys.stderr,
+        )
         return 2
     env = {**os.environ, "DATABASE_URL": options.database_url, "DJANGO_SETTINGS_MODULE": "leadhub.settings"}
     env.pop("DEBUG", None)
@@ -99,7 +119,16 @@ def main(argv: list[str]) -> int:
             csv_write(path, size)
             emit("csv_generate_seconds", round(time.monotonic() - began, 2), "s", rows=size)
             slug = f"import-bench-{size}-{uuid.uuid4().hex[:6]}"
-            manage(env, "create_organization", "--name", slug, "--slug", slug, "--admin-email", f"admin@{slug}.example")
+            manage(
+                env,
+                "create_organization",
+                "--name",
+                slug,
+                "--slug",
+                slug,
+                "--admin-email",
+                f"admin@{slug}.example",
+            )
             began = time.monotonic()
             out = manage(
                 env,

@@ -2,6 +2,7 @@ from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
 from leads import apis, views
+from leads.imports import urls as import_urls
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -16,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.custom_field_delete_view,
         name="settings-custom-field-delete",
     ),
+    *import_urls.urlpatterns,
 ]
 _api_router = SimpleRouter()
 _api_router.register("contacts", apis.ContactViewSet, basename="api-contact")
@@ -25,4 +27,4 @@ _api_router.register("touchpoints", apis.TouchpointViewSet, basename="api-touchp
 _api_router.register("campaigns", apis.CampaignViewSet, basename="api-campaign")
 _api_router.register("spend", apis.CampaignSpendViewSet, basename="api-spend")
 _api_router.register("custom-fields", apis.CustomFieldViewSet, basename="api-custom-field")
-api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls]
+api_urlpatterns: list[URLPattern | URLResolver] = [*_api_router.urls, *import_urls.api_urlpatterns]

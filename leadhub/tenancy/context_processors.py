@@ -54,6 +54,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ]
     if role in {Role.ADMIN, Role.MARKETER}:
         settings.append(_item(request, "Custom fields", "settings-custom-fields", "sliders"))
+        main.append(_item(request, "Imports", "import-list", "download"))
+        main.append(_item(request, "Duplicates", "duplicates", "copy"))
     context.update(
         nav_main=main,
         nav_settings=settings,

@@ -117,14 +117,27 @@ class OrmImport:
         ImportRejection.objects.bulk_create(rejected, batch_size=500)
         created = sum(1 for contact, was_created in results.values() if was_created)
         leads = self._leads([(accepted[i], contact) for i, (contact, _) in sorted(results.items())])
-        return {"created": created, "updated": len(results) - created, "rejected": len(rejected), "leads": leads}
+        return {
+            "created": created,
+            "updated": len(results) - created,
+            "rejected": len(rejected),
+            "leads": leads,
+        }
 
     def _rejection(self, row: CleanRow, cells: list[str]) -> ImportRejection:
         values = {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(self.spec.headers)}
         email_index = self.spec.standard.get("email")
-        email = cells[email_index].strip().lower()[:254] if email_index is not None and email_index < len(cells) else ""
+        email = (
+            cells[email_index].strip().lower()[:254]
+            if email_index is not None and email_index < len(cells)
+            else ""
+        )
         return ImportRejection(
-            job_id=self.job.pk, row_number=row.row_number, errors=row.errors, values=values, email_normalized=email
+            job_id=self.job.pk,
+            row_number=row.row_number,
+            errors=row.errors,
+            values=values,
+            email_normalized=email,
         )
 
     def _leads(self, rows: list[tuple[CleanRow, Contact]]) -> int:

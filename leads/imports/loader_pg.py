@@ -45,6 +45,8 @@ PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
 WHITESPACE = "E' \\t\\r\\n\\f'"
 CONTACT_COLUMNS = [t for t in CONTACT_TARGETS if t != "email"]
 
+CHUNK_TABLES = "imp_rows, imp_co, imp_co_new, imp_up, imp_first, imp_new"
+
 Progress = Callable[[int], None]
 
 
@@ -218,7 +220,8 @@ class PostgresImport:
         if spec.stage_column is not None:
             raw = trimmed(spec.stage_column)
             cases = " ".join(
-                f"WHEN {sql_literal(value)} THEN {sql_literal(stage)}" for value, stage in spec.stage_map.items()
+                f"WHEN {sql_literal(value)} THEN {sql_literal(stage)}"
+                for value, stage in spec.stage_map.items()
             )
             selects.append(f"CASE {raw} {cases} ELSE 'cold' END AS stage" if cases else "'cold' AS stage")
             selects.append(f"{raw} AS stage_raw")
@@ -250,6 +253,7 @@ class PostgresImport:
         org, job = self.job.organization_id, self.job
         now = timezone.now()
         params: dict[str, Any] = {"org": org, "start": start, "stop": stop, "now": now, "job": job.pk}
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         self._timed(cursor, "rows", self._rows_sql(), params)
         # Temporary tables get no statistics by themselves; without them the joins below become nested
         # loops over the whole chunk.
@@ -291,7 +295,9 @@ class PostgresImport:
             pairs += [sql_literal(header), f"coalesce(c{index}, '')"]
         values = _grouped("jsonb_build_object", pairs, 90)
         email_norm = (
-            f"left(lower({cell(self.spec.standard['email'])}), 254)" if "email" in self.spec.standard else "''"
+            f"left(lower({cell(self.spec.standard['email'])}), 254)"
+            if "email" in self.spec.standard
+            else "''"
         )
         self._timed(
             cursor,
@@ -309,6 +315,8 @@ class PostgresImport:
             "count(*) FILTER (WHERE cardinality(errors) > 0) FROM imp_rows"
         )
         created, updated, rejected = cursor.fetchone()
+        # ON COMMIT DROP does not fire when the chunk runs inside an enclosing transaction (a savepoint).
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         return {"created": created, "updated": updated, "rejected": rejected, "leads": leads}
 
     def _companies(self, cursor: Any, params: dict[str, Any]) -> None:
@@ -316,7 +324,9 @@ class PostgresImport:
             self._timed(cursor, f"companies {name}", sql, params)
 
 
-COMPANY_KEY = "CASE WHEN {t}.company_domain <> '' THEN 'd:' || {t}.company_domain ELSE 'n:' || lower({t}.company) END"
+COMPANY_KEY = (
+    "CASE WHEN {t}.company_domain <> '' THEN 'd:' || {t}.company_domain ELSE 'n:' || lower({t}.company) END"
+)
 
 # Companies named by the chunk's rows, matched and created as companies_bulk_upsert does: by domain, else
 # by name among companies without another domain; the first row names a new company (its domain when it
@@ -405,7 +415,8 @@ COMPANY_STEPS: list[tuple[str, str]] = [
 ]
 
 _FILL = ", ".join(
-    f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END" for c in CONTACT_COLUMNS
+    f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END"
+    for c in CONTACT_COLUMNS
 )
 
 

@@ -63,7 +63,7 @@ def import_job_create(
     stored_path: str = "",
 ) -> ImportJob:
     """Read the file's shape (encoding, delimiter, header), profile a sample and keep a preview."""
-    if delimiter is not None and (len(delimiter) != 1 or delimiter in "\"\r\n"):
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
         raise ValidationError({"delimiter": ["The delimiter is one character, not a quote or line break."]})
     try:
         shape = shape_read(path, delimiter)
@@ -183,7 +183,9 @@ def import_job_start(*, job: ImportJob, actor: Actor) -> ImportJob:
     return job
 
 
-def _fields_ensure(job: ImportJob, spec: ImportSpec, choices_of: Callable[[int, int], list[str] | None]) -> ImportSpec:
+def _fields_ensure(
+    job: ImportJob, spec: ImportSpec, choices_of: Callable[[int, int], list[str] | None]
+) -> ImportSpec:
     """Create the custom fields the mapping names that do not exist yet. A choice field lists every value
     of its column in the whole file (past MAX_CHOICES values it becomes a text field)."""
     created: list[str] = list(job.fields_created)
@@ -213,7 +215,9 @@ def _fields_ensure(job: ImportJob, spec: ImportSpec, choices_of: Callable[[int, 
                 )
                 created.append(column.key)
             columns.append(
-                CustomColumn(column.index, column.header, column.key, definition.field_type, tuple(definition.choices))
+                CustomColumn(
+                    column.index, column.header, column.key, definition.field_type, tuple(definition.choices)
+                )
             )
         ImportJob.objects.filter(pk=job.pk).update(fields_created=created)
     job.fields_created = created
@@ -221,7 +225,14 @@ def _fields_ensure(job: ImportJob, spec: ImportSpec, choices_of: Callable[[int, 
     return spec
 
 
-def import_job_run(*, job_id: int, organization_id: int, path: Path | None = None, progress_total: Callable[[int], None] | None = None, progress: Progress | None = None) -> ImportJob:
+def import_job_run(
+    *,
+    job_id: int,
+    organization_id: int,
+    path: Path | None = None,
+    progress_total: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+) -> ImportJob:
     """Run (or resume) the import. Not inside a transaction: every chunk commits on its own."""
     with tenant_context(organization_id):
         job = ImportJob.objects.select_related("created_by").get(pk=job_id)
@@ -351,7 +362,11 @@ def import_rejections_csv(*, job: ImportJob) -> Iterator[str]:
         values = rejection.values or {}
         cells = [values.get(h, "") for h in headers]
         writer.writerow(
-            [rejection.row_number, _spreadsheet_safe(" | ".join(rejection.errors)), *map(_spreadsheet_safe, cells)]
+            [
+                rejection.row_number,
+                _spreadsheet_safe(" | ".join(rejection.errors)),
+                *map(_spreadsheet_safe, cells),
+            ]
         )
         yield buffer.getvalue()
 

@@ -199,7 +199,9 @@ def row_clean(spec: ImportSpec, cells: Sequence[str], *, row_number: int, job_id
             continue
         value = cell(spec.standard[target])
         if len(value) > limit:
-            errors.append(f"{target}: Ensure this value has at most {limit} characters (it has {len(value)}).")
+            errors.append(
+                f"{target}: Ensure this value has at most {limit} characters (it has {len(value)})."
+            )
         contact[target] = value
     company: dict[str, str] = {}
     for target, (_, limit) in COMPANY_TARGETS.items():
@@ -209,7 +211,9 @@ def row_clean(spec: ImportSpec, cells: Sequence[str], *, row_number: int, job_id
         if target == "company_domain":
             value = domain_normalize(value)
         if len(value) > limit:
-            errors.append(f"{target}: Ensure this value has at most {limit} characters (it has {len(value)}).")
+            errors.append(
+                f"{target}: Ensure this value has at most {limit} characters (it has {len(value)})."
+            )
         company[target] = value
     custom: dict[str, Any] = {}
     for column in spec.custom:
@@ -237,11 +241,7 @@ def sql_literal(text: str) -> str:
 def sql_email_errors(email: str, external: str | None, has_email: bool, has_external: bool) -> list[str]:
     """CASE expressions that yield an error text or NULL, mirroring row_clean's identity rules."""
     if has_email:
-        missing = (
-            "NULL"
-            if has_external
-            else sql_literal("email: The row has no email address.")
-        )
+        missing = "NULL" if has_external else sql_literal("email: The row has no email address.")
         return [
             f"CASE WHEN {email} = '' THEN {missing} "
             f"WHEN length({email}) > 254 OR {email} !~* {sql_literal(EMAIL_PATTERN)} "

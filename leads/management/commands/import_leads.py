@@ -119,7 +119,11 @@ class Command(BaseCommand):
 
         try:
             job = import_job_run(
-                job_id=job.pk, organization_id=organization.pk, path=path, progress_total=total, progress=bar.update
+                job_id=job.pk,
+                organization_id=organization.pk,
+                path=path,
+                progress_total=total,
+                progress=bar.update,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
