@@ -373,4 +373,6 @@ class Touchpoint(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
 from leads.models_imports import *  # noqa: E402,F403

@@ -159,7 +159,7 @@ def contacts_merge(
     with transaction.atomic():
         locked = {
             c.pk: c
-            for c in Contact.objects.select_for_update()
+            for c in Contact.objects.select_for_update(of=("self",))
             .select_related("company")
             .filter(pk__in=[survivor.pk, *ids])
         }
@@ -257,7 +257,7 @@ def contacts_merge(
             ContactUpdated(
                 organization_id=survivor.organization_id,
                 contact_id=survivor.pk,
-                fields=sorted(f for f in MERGE_FIELDS if before[f] != after[f]) + ["merged"],
+                fields=[*sorted(f for f in MERGE_FIELDS if before[f] != after[f]), "merged"],
             )
         )
     return survivor
@@ -272,10 +272,10 @@ def _relations_repoint(survivor: Contact, merged: list[Contact]) -> dict[str, in
         assert isinstance(model, type)
         label = f"{model._meta.label}.{rel.field.name}"
         if rel.many_to_many:
-            through = rel.through
-            assert through is not None
-            contact_column = rel.field.m2m_reverse_field_name()
-            other_column = rel.field.m2m_field_name()
+            m2m: Any = rel
+            through = m2m.through
+            contact_column = m2m.field.m2m_reverse_field_name()
+            other_column = m2m.field.m2m_field_name()
             rows = through._base_manager.filter(**{f"{contact_column}__in": ids})
             kept = set(
                 through._base_manager.filter(**{contact_column: survivor.pk}).values_list(
@@ -322,13 +322,16 @@ def _unique_constraints_with(model: type[models.Model], field_name: str) -> list
     """The other fields of each unique key of `model` that includes `field_name`."""
     keys: list[list[str]] = []
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and field_name in (constraint.fields or ()):
-            if constraint.condition is None:
-                keys.append([f for f in constraint.fields if f not in {field_name, "organization"}])
+        if (
+            isinstance(constraint, models.UniqueConstraint)
+            and field_name in (constraint.fields or ())
+            and constraint.condition is None
+        ):
+            keys.append([f for f in constraint.fields if f not in {field_name, "organization"}])
     for together in model._meta.unique_together:
         if field_name in together:
             keys.append([f for f in together if f not in {field_name, "organization"}])
-    if model._meta.get_field(field_name).unique:
+    if getattr(model._meta.get_field(field_name), "unique", False):
         keys.append([])
     return keys
 
@@ -344,7 +347,7 @@ def _unique_conflicts_settle(
         seen: set[tuple[Any, ...]] = set()
         doomed: list[Any] = []
         for row in rows:
-            key = tuple(getattr(row, model._meta.get_field(f).attname) for f in others)
+            key = tuple(getattr(row, model._meta.get_field(f).attname) for f in others)  # type: ignore[union-attr]
             if key in seen:
                 doomed.append(row.pk)
             else:

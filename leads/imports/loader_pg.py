@@ -337,8 +337,8 @@ COMPANY_STEPS: list[tuple[str, str]] = [
         f"""
         CREATE TEMP TABLE imp_co ON COMMIT DROP AS
         SELECT {COMPANY_KEY.format(t="r")} AS key,
-               (array_agg(CASE WHEN r.company <> '' THEN r.company ELSE r.company_domain END ORDER BY r.rn))[1]
-                   AS name,
+               (array_agg(CASE WHEN r.company <> '' THEN r.company ELSE r.company_domain END
+                           ORDER BY r.rn))[1] AS name,
                (array_agg(r.company ORDER BY r.rn))[1] AS match_name,
                (array_agg(r.company_domain ORDER BY r.rn))[1] AS domain,
                coalesce((array_agg(r.company_industry ORDER BY r.rn DESC)
@@ -421,7 +421,10 @@ _FILL = ", ".join(
 
 
 def _merged(column: str) -> str:
-    return f"nullif(CASE WHEN EXCLUDED.{column} <> '' THEN EXCLUDED.{column} ELSE leads_contact.{column} END, '')"
+    return (
+        f"nullif(CASE WHEN EXCLUDED.{column} <> '' THEN EXCLUDED.{column} "
+        f"ELSE leads_contact.{column} END, '')"
+    )
 
 
 CONTACTS_SQL = f"""
@@ -466,10 +469,11 @@ LEADS_STEPS: list[tuple[str, str]] = [
         "leads insert",
         """
         WITH new AS (
-            INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade, source_channel,
-                                    campaign_id, first_touch_at, first_touch_channel, first_touch_campaign_id,
-                                    first_touch_url, last_touch_at, budget, authority, need, timing, journey,
-                                    is_current, stage_changed_at, created_at, updated_at)
+            INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade,
+                                    source_channel, campaign_id, first_touch_at, first_touch_channel,
+                                    first_touch_campaign_id, first_touch_url, last_touch_at, budget,
+                                    authority, need, timing, journey, is_current, stage_changed_at,
+                                    created_at, updated_at)
             SELECT %(org)s, f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
                    '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
             FROM imp_first f

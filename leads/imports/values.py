@@ -88,9 +88,9 @@ def infer_type(values: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     if all(date_parse(v) is not None for v in filled):
         return CustomFieldType.DATE, ()
     distinct = sorted(set(filled))
-    if len(distinct) <= CHOICE_MAX and len(filled) >= 2 * len(distinct) and len(distinct) > 1:
-        if all(len(v) <= 100 for v in distinct):
-            return CustomFieldType.CHOICE, tuple(distinct)
+    few = 1 < len(distinct) <= CHOICE_MAX and len(filled) >= 2 * len(distinct)
+    if few and all(len(v) <= 100 for v in distinct):
+        return CustomFieldType.CHOICE, tuple(distinct)
     return CustomFieldType.TEXT, ()
 
 
@@ -171,6 +171,14 @@ class CleanRow:
     stage: str
     stage_raw: str
     errors: list[str]
+
+    @property
+    def company_label(self) -> str:
+        return self.company.get("company") or self.company.get("company_domain") or ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.contact.get('first_name', '')} {self.contact.get('last_name', '')}".strip()
 
 
 def row_clean(spec: ImportSpec, cells: Sequence[str], *, row_number: int, job_id: int) -> CleanRow:
@@ -273,7 +281,8 @@ def sql_date_valid(v: str) -> str:
     return (
         f"(CASE WHEN {v} ~ {sql_literal(DATE_PATTERN)} THEN {y} >= 1 AND {m} BETWEEN 1 AND 12 AND {d} >= 1 "
         f"AND {d} <= CASE WHEN {m} IN (1, 3, 5, 7, 8, 10, 12) THEN 31 WHEN {m} <> 2 THEN 30 "
-        f"WHEN mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0) THEN 29 ELSE 28 END ELSE false END)"
+        f"WHEN mod({y}, 4) = 0 AND (mod({y}, 100) <> 0 OR mod({y}, 400) = 0) THEN 29 ELSE 28 END "
+        "ELSE false END)"
     )
 
 
@@ -284,7 +293,8 @@ def sql_custom(column: CustomColumn, v: str) -> tuple[str, str]:
     if kind == CustomFieldType.TEXT:
         return (
             f"CASE WHEN {v} <> '' AND length({v}) <= {TEXT_LIMIT} THEN to_jsonb({v}) END",
-            f"CASE WHEN length({v}) > {TEXT_LIMIT} THEN {header} || 'Text is limited to 2,000 characters.' END",
+            f"CASE WHEN length({v}) > {TEXT_LIMIT} "
+            f"THEN {header} || 'Text is limited to 2,000 characters.' END",
         )
     if kind == CustomFieldType.NUMBER:
         ok = f"{v} ~ {sql_literal(NUMBER_PATTERN)}"

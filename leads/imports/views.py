@@ -8,6 +8,7 @@ data: export (JSON download) and erasure (confirmation by typing the email)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.decorators import for_model
 from leadhub.tenancy.models import Role
 from leadhub.tenancy.services import Actor
@@ -147,7 +149,12 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             errors = exc.message_dict
-            job.mapping, job.custom_types, job.stage_column, job.stage_map = mapping, types, stage_column, stage_map
+            job.mapping, job.custom_types, job.stage_column, job.stage_map = (
+                mapping,
+                types,
+                stage_column,
+                stage_map,
+            )
         else:
             if request.POST.get("action") == "start":
                 import_job_start(job=job, actor=Actor.from_request(request))
@@ -159,7 +166,9 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
     for index, header in enumerate(job.headers):
         profile = job.profile[index] if index < len(job.profile) else {}
         target = "stage" if header == job.stage_column else job.mapping.get(header, SKIP)
-        key = target.removeprefix(CUSTOM_PREFIX) if target.startswith(CUSTOM_PREFIX) else custom_key_for(header)
+        key = (
+            target.removeprefix(CUSTOM_PREFIX) if target.startswith(CUSTOM_PREFIX) else custom_key_for(header)
+        )
         new_field = target.startswith(CUSTOM_PREFIX) and key not in existing
         columns.append(
             {
@@ -173,7 +182,10 @@ def import_map(request: HttpRequest, pk: int) -> HttpResponse:
             }
         )
     other_errors = [
-        m for field, msgs in errors.items() if not field.startswith(("mapping.", "custom_types.")) for m in msgs
+        m
+        for field, msgs in errors.items()
+        if not field.startswith(("mapping.", "custom_types."))
+        for m in msgs
     ]
     context = {
         "job": job,
@@ -225,7 +237,13 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required(*IMPORT_ROLES)
 def import_rejections(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = _job(pk)
-    response = StreamingHttpResponse(import_rejections_csv(job=job), content_type="text/csv; charset=utf-8")
+
+    def rows() -> Iterator[str]:
+        # Streaming runs after the request's tenant context has closed: open one for the rows.
+        with tenant_context(job.organization_id):
+            yield from import_rejections_csv(job=job)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected-rows.csv"'
     return response
 
@@ -267,7 +285,11 @@ def contact_merge(request: HttpRequest) -> HttpResponse:
     by_id = {c.pk: c for c in contacts}
     survivor = by_id.get(survivor_id, contacts[0])
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        choices = {f: int(request.POST[f"field-{f}"]) for f in MERGE_FIELDS if request.POST.get(f"field-{f}", "").isdigit()}
+        choices = {
+            f: int(request.POST[f"field-{f}"])
+            for f in MERGE_FIELDS
+            if request.POST.get(f"field-{f}", "").isdigit()
+        }
         try:
             merged = contacts_merge(
                 survivor=survivor,
@@ -288,7 +310,7 @@ def contact_merge(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "field": field,
-                "label": Contact._meta.get_field(field).verbose_name.capitalize(),
+                "label": str(getattr(Contact._meta.get_field(field), "verbose_name", field)).capitalize(),
                 "options": [(c.pk, getattr(c, attname) or "") for c in contacts],
                 "chosen": defaults[field],
             }

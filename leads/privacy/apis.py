@@ -33,7 +33,7 @@ class MergeInputSerializer(serializers.Serializer):
         max_length=10,
         help_text="Contacts merged INTO this one (they are deleted; everything pointing at them moves here).",
     )
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.IntegerField(),
         required=False,
         help_text=f"Per field ({', '.join(MERGE_FIELDS)}), the id of the contact whose value is kept. "
@@ -92,7 +92,9 @@ class ContactRightsViewSet(TenantGenericViewSet):
         found = {o.pk for o in others}
         missing = [i for i in data["merge_ids"] if i not in found]
         if missing:
-            raise serializers.ValidationError({"merge_ids": [f"No such contact: {', '.join(map(str, missing))}."]})
+            raise serializers.ValidationError(
+                {"merge_ids": [f"No such contact: {', '.join(map(str, missing))}."]}
+            )
         contact = contacts_merge(
             survivor=survivor,
             others=sorted(others, key=lambda o: data["merge_ids"].index(o.pk)),
@@ -103,7 +105,9 @@ class ContactRightsViewSet(TenantGenericViewSet):
         return Response(ContactOutputSerializer(contact, context=self.get_serializer_context()).data)
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Everything held about the contact.")},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Everything held about the contact.")
+        },
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -119,5 +123,7 @@ class ContactRightsViewSet(TenantGenericViewSet):
         contact = self.get_object()
         serializer = EraseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        report = contact_erase(contact=contact, actor=self.actor, confirm=serializer.validated_data["confirm"])
+        report = contact_erase(
+            contact=contact, actor=self.actor, confirm=serializer.validated_data["confirm"]
+        )
         return Response(report)

@@ -135,7 +135,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary))
             return
         self.stdout.write(
-            f"Imported {path.name} into {organization.slug} in {job.seconds:.1f} s: {summary['rows']:,} rows, "
+            f"Imported {path.name} into {organization.slug} in {job.seconds:.1f} s: "
+            f"{summary['rows']:,} rows, "
             f"{job.created_count:,} created, {job.updated_count:,} updated, {job.rejected_count:,} rejected; "
             f"{job.leads_created:,} leads created."
         )
