@@ -88,7 +88,12 @@ def infer_type(values: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     if all(date_parse(v) is not None for v in filled):
         return CustomFieldType.DATE, ()
     distinct = sorted(set(filled))
-    few = 1 < len(distinct) <= CHOICE_MAX and len(filled) >= 2 * len(distinct)
+    # One value seen many times is a choice too: the whole file may hold more (completed at import).
+    few = (
+        len(distinct) <= CHOICE_MAX
+        and len(filled) >= 2 * len(distinct)
+        and (len(distinct) > 1 or len(filled) >= 10)
+    )
     if few and all(len(v) <= 100 for v in distinct):
         return CustomFieldType.CHOICE, tuple(distinct)
     return CustomFieldType.TEXT, ()
