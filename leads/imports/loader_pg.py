@@ -257,7 +257,7 @@ class PostgresImport:
         self._timed(cursor, "rows", self._rows_sql(), params)
         # Temporary tables get no statistics by themselves; without them the joins below become nested
         # loops over the whole chunk.
-        self._timed(cursor, "analyze", "ANALYZE imp_rows", {})
+        self._timed(cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, company, company_domain)", {})
         if self.spec.has_company:
             self._companies(cursor, params)
         cursor.execute("SELECT coalesce(max(occ), 0) FROM imp_rows")
