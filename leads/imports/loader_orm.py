@@ -3,7 +3,7 @@ rules (values.row_clean), the same outcome and the same counts as the PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.services import Actor
+from leads.imports.loading import Loader
 from leads.imports.reader import FileShape, rows_iter
 from leads.imports.spec import ImportSpec
 from leads.imports.values import CleanRow, row_clean
@@ -21,8 +22,6 @@ from leads.models_imports import ImportJob, ImportRejection
 from leads.services import contacts_bulk_upsert
 
 BATCH_ROWS = 1000
-
-Progress = Callable[[int], None]
 
 
 def records(path: Path, shape: FileShape) -> Iterator[tuple[int, list[str]]]:
@@ -50,16 +49,10 @@ def stage_reason(spec: ImportSpec, row: CleanRow, file_name: str) -> str:
     return f"Imported from {file_name}"[:500]
 
 
-class OrmImport:
-    def __init__(
-        self, *, job: ImportJob, spec: ImportSpec, path: Path, shape: FileShape, progress: Progress | None
-    ) -> None:
-        self.job = job
-        self.spec = spec
-        self.path = path
-        self.shape = shape
-        self.progress = progress
-        self.actor = Actor(user=job.created_by, rule="import")
+class OrmImport(Loader):
+    @property
+    def actor(self) -> Actor:
+        return Actor(user=self.job.created_by, rule="import")
 
     def run(self, total: int) -> None:
         job = self.job

@@ -18,8 +18,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,8 +27,9 @@ from django.utils import timezone
 
 from leadhub.tenancy.context import tenant_context
 from leads.bulk_sql import temp_buffers_raise
-from leads.imports.reader import FileShape, rows_iter
-from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN, ImportSpec
+from leads.imports.loading import Loader
+from leads.imports.reader import rows_iter
+from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN
 from leads.imports.values import (
     sql_custom,
     sql_email_errors,
@@ -46,8 +45,6 @@ WHITESPACE = "E' \\t\\r\\n\\f'"
 CONTACT_COLUMNS = [t for t in CONTACT_TARGETS if t != "email"]
 
 CHUNK_TABLES = "imp_rows, imp_co, imp_co_new, imp_up, imp_first, imp_new"
-
-Progress = Callable[[int], None]
 
 
 def cell(index: int) -> str:
@@ -68,17 +65,10 @@ def _grouped(function: str, parts: list[str], size: int = 90) -> str:
     return " || ".join(calls)
 
 
-class PostgresImport:
-    def __init__(
-        self, *, job: ImportJob, spec: ImportSpec, path: Path, shape: FileShape, progress: Progress | None
-    ) -> None:
-        self.job = job
-        self.spec = spec
-        self.path = path
-        self.shape = shape
-        self.progress = progress
-        self.columns = len(spec.headers)
-        self.timings: dict[str, float] = {}
+class PostgresImport(Loader):
+    @property
+    def columns(self) -> int:
+        return len(self.spec.headers)
 
     # --- staging ---------------------------------------------------------------------------------
 
