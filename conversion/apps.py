@@ -4,3 +4,4 @@ from django.apps import AppConfig
 class ConversionConfig(AppConfig):
     name = "conversion"
     verbose_name = "Conversion"
+

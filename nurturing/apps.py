@@ -4,3 +4,4 @@ from django.apps import AppConfig
 class NurturingConfig(AppConfig):
     name = "nurturing"
     verbose_name = "Nurturing"
+
