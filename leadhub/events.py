@@ -12,6 +12,7 @@ The flow of the product, read top to bottom:
 - ContactUpdated      leads  -> scoring (fit rules), nurturing (segment membership)
 - LeadStageChanged    leads  -> conversion (MQL/PQL handed to sales), analytics (funnel, velocity)
 - FormSubmitted       leads  -> leads (capture the lead from the stored submission, in a task)
+- ContactsImported    leads  -> scoring, nurturing (one event per CSV import, not one per row)
 """
 
 from __future__ import annotations
@@ -77,9 +78,26 @@ class FormSubmitted(DomainEvent):
     form_id: int
 
 
+@dataclass(frozen=True)
+class ContactsImported(DomainEvent):
+    """A CSV import finished: its contacts were created or updated in bulk, without per-row events."""
+
+    name: ClassVar[str] = "contacts.imported"
+    import_id: int
+    created: int = 0
+    updated: int = 0
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.name: cls
-    for cls in (LeadCaptured, TouchpointsRecorded, ContactUpdated, LeadStageChanged, FormSubmitted)
+    for cls in (
+        LeadCaptured,
+        TouchpointsRecorded,
+        ContactUpdated,
+        LeadStageChanged,
+        FormSubmitted,
+        ContactsImported,
+    )
 }
 
 Handler = Callable[[Any], None]

@@ -377,5 +377,6 @@ class Touchpoint(TenantModel):
 
 
 from leads.models_forms import *  # noqa: E402,F403
+from leads.models_imports import *  # noqa: E402,F403
 from leads.models_pages import *  # noqa: E402,F403
 from leads.models_tracking import *  # noqa: E402,F403

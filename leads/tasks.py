@@ -10,3 +10,6 @@ from leads import services
 @in_tenant
 def leads_touch_rollup(organization_id: int, lead_ids: list[int]) -> int:
     return services.leads_touch_rollup(lead_ids=lead_ids)
+
+
+from leads.imports.tasks import import_run_task  # noqa: E402,F401  (registers the import task)

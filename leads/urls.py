@@ -2,6 +2,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import SimpleRouter
 
 from leads import apis, views
+from leads.imports import urls as import_urls
 from leads.tracking import urls as tracking_urls
 from leads.webforms import urls as webforms_urls
 
@@ -21,6 +22,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *webforms_urls.urlpatterns,
     path("", include("leads.landing.urls")),
     *tracking_urls.urlpatterns,
+    *import_urls.urlpatterns,
 ]
 _api_router = SimpleRouter()
 _api_router.register("contacts", apis.ContactViewSet, basename="api-contact")
@@ -34,4 +36,5 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     *_api_router.urls,
     *webforms_urls.api_urlpatterns,
     *tracking_urls.api_urlpatterns,
+    *import_urls.api_urlpatterns,
 ]

@@ -61,6 +61,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         settings.append(_item(request, "Custom fields", "settings-custom-fields", "sliders"))
         settings.append(_item(request, "Tracking", "tracking", "globe"))
         settings.append(_item(request, "Ad lead sources", "ad-sources", "zap"))
+        main.append(_item(request, "Imports", "import-list", "download"))
+        main.append(_item(request, "Duplicates", "duplicates", "copy"))
     context.update(
         nav_main=main,
         nav_settings=settings,

@@ -31,13 +31,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
 from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.models import Membership, Organization, Role
 from leadhub.tenancy.services import Actor, audit_record
+from leads.bulk_sql import copy_lines, session_tune
 from leads.demo import (
     COUNTRIES,
     DEMO_PASSWORD,
@@ -358,13 +359,7 @@ class PostgresLoader:
         command = self.command
         cursor = connection.cursor()
         raw = cursor.cursor  # the psycopg cursor, for COPY
-        for setting, value in (
-            ("maintenance_work_mem", "1GB"),
-            ("work_mem", "256MB"),
-            ("max_parallel_maintenance_workers", "2"),
-        ):
-            cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
-        self._temp_buffers(cursor)
+        session_tune(cursor)
         for statement in GEN_TABLES_SQL.split(";"):
             if statement.strip():
                 cursor.execute(statement)
@@ -463,12 +458,8 @@ class PostgresLoader:
             if isinstance(item, BaseException):
                 raise item
             lines, pattern_count, size = item
-            with (
-                command._phase("COPY"),
-                raw.copy(f"COPY gen_lead ({GEN_LEAD_COLUMNS}) FROM STDIN") as copy,
-            ):
-                for start in range(0, len(lines), COPY_CHUNK):
-                    copy.write("".join(lines[start : start + COPY_CHUNK]))
+            with command._phase("COPY"):
+                copy_lines(raw, f"COPY gen_lead ({GEN_LEAD_COLUMNS}) FROM STDIN", lines, COPY_CHUNK)
             with command._phase("COPY patterns"):
                 self._copy_patterns(
                     raw, org.pk, data, campaign_ids, templates, patterns_copied, pattern_count
@@ -503,15 +494,6 @@ class PostgresLoader:
             cursor.execute("TRUNCATE gen_lead")
             bar.update(size)
         producer.join()
-
-    def _temp_buffers(self, cursor: Any) -> None:
-        # The staging rows then stay in memory instead of spilling to temp files. Allowed only before the
-        # session's first temporary table; a session that already used one keeps its setting.
-        try:
-            with transaction.atomic():
-                cursor.execute("SET LOCAL temp_buffers = '2GB'")
-        except DatabaseError:
-            pass
 
     @staticmethod
     def _estimated_rows(cursor: Any, table: str) -> float:

@@ -1,0 +1,484 @@
+"""The PostgreSQL import: COPY the file into a temporary staging table, then set-based SQL per chunk.
+
+1. COPY the raw CSV bytes into `imp_raw` (one text column per header, a row number). A file COPY cannot
+   parse (ragged rows, blank lines, bytes invalid in its encoding) is streamed again through Python's csv
+   module instead, each bad row carrying its reason.
+2. Per chunk of CHUNK_ROWS rows, in one `tenant_context` transaction (so row-level security checks every
+   written row, and the job's progress is visible to the dashboard as it goes):
+   - `imp_rows`: every cell trimmed and typed, the row's errors (values.py mirrors row_clean), the
+     identity email, and its occurrence number among the chunk's rows with the same email;
+   - companies matched by domain, else by name, as `companies_bulk_upsert` does; new ones inserted;
+   - contacts: INSERT ... ON CONFLICT (organization, email_normalized) DO UPDATE, one statement per
+     occurrence number (a statement may not touch a row twice), filling in without blanking known values,
+     custom values merged: `contacts_bulk_upsert` semantics, and rows in file order;
+   - a lead (journey 1, the row's stage) with its first stage change for contacts without any lead;
+   - refused rows into ImportRejection.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from leadhub.tenancy.context import tenant_context
+from leads.bulk_sql import temp_buffers_raise
+from leads.imports.loading import Loader
+from leads.imports.reader import rows_iter
+from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN
+from leads.imports.values import (
+    sql_custom,
+    sql_email_errors,
+    sql_length_error,
+    sql_literal,
+)
+from leads.models import Channel
+from leads.models_imports import ImportJob
+
+CHUNK_ROWS = 50_000
+PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
+WHITESPACE = "E' \\t\\r\\n\\f'"
+CONTACT_COLUMNS = [t for t in CONTACT_TARGETS if t != "email"]
+
+CHUNK_TABLES = "imp_rows, imp_co, imp_co_new, imp_up, imp_first, imp_new"
+
+
+def cell(index: int) -> str:
+    return f"btrim(coalesce(c{index}, ''), {WHITESPACE})"
+
+
+def trimmed(index: int) -> str:
+    """A cell in the chunk query, where each is trimmed once (see _rows_sql)."""
+    return f"v{index}"
+
+
+def _grouped(function: str, parts: list[str], size: int = 90) -> str:
+    """`function(parts...)`, split in calls of at most `size` arguments joined by || (PostgreSQL
+    functions take at most 100)."""
+    if not parts:
+        return "''" if function == "concat" else "'{}'::jsonb"
+    calls = [f"{function}({', '.join(parts[i : i + size])})" for i in range(0, len(parts), size)]
+    return " || ".join(calls)
+
+
+class PostgresImport(Loader):
+    @property
+    def columns(self) -> int:
+        return len(self.spec.headers)
+
+    # --- staging ---------------------------------------------------------------------------------
+
+    def stage(self) -> int:
+        """COPY the file into imp_raw; returns the number of data records."""
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            temp_buffers_raise(cursor, "1GB")
+            cursor.execute("DROP TABLE IF EXISTS imp_raw")
+            columns = ", ".join(f"c{i} text" for i in range(self.columns))
+            cursor.execute(
+                f"CREATE TEMP TABLE imp_raw (rn bigint GENERATED ALWAYS AS IDENTITY, {columns}, bad text)"
+            )
+            names = ", ".join(f"c{i}" for i in range(self.columns))
+            try:
+                with transaction.atomic():
+                    self._copy_fast(cursor, names)
+            except (psycopg.Error, ValueError):
+                cursor.execute("TRUNCATE imp_raw RESTART IDENTITY")
+                self._copy_checked(cursor, names)
+            cursor.execute("ANALYZE imp_raw")
+            cursor.execute("SELECT coalesce(max(rn), 0) FROM imp_raw")
+            total = int(cursor.fetchone()[0])
+        self.timings["copy"] = time.monotonic() - started
+        return total
+
+    def _copy_fast(self, cursor: Any, names: str) -> None:
+        encoding = PG_ENCODINGS[self.shape.encoding]
+        statement = (
+            f"COPY imp_raw ({names}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+            f"DELIMITER {sql_literal(self.shape.delimiter)}, ENCODING '{encoding}')"
+        )
+        with self.path.open("rb") as handle, cursor.cursor.copy(statement) as copy:
+            first = True
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                if first and block.startswith(b"\xef\xbb\xbf"):
+                    block = block[3:]
+                first = False
+                copy.write(block)
+
+    def _copy_checked(self, cursor: Any, names: str) -> None:
+        """Row by row through Python's csv module: blank records keep their number, ragged ones are
+        padded or cut and carry the reason they are refused."""
+        width = self.columns
+        with cursor.cursor.copy(f"COPY imp_raw ({names}, bad) FROM STDIN") as copy:
+            for row in rows_iter(self.path, self.shape):
+                bad = None
+                if not any(c.strip() for c in row):
+                    row = []
+                elif len(row) != width:
+                    bad = f"The row has {len(row)} columns; the header has {width}."
+                cells: list[str | None] = [*row[:width], *([None] * (width - len(row)))]
+                copy.write_row([*[c.replace("\x00", "") if c else c for c in cells], bad])
+
+    def choices_of(self, index: int, limit: int) -> list[str] | None:
+        """Distinct non-blank values of column `index` over the whole file, or None past `limit`."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT {cell(index)} FROM imp_raw WHERE {cell(index)} <> '' LIMIT {limit + 1}", {}
+            )
+            values = sorted(row[0] for row in cursor.fetchall())
+        return None if len(values) > limit else values
+
+    # --- chunks ------------------------------------------------------------------------------------
+
+    def run(self, total: int) -> None:
+        job = self.job
+        start = job.processed_rows
+        reason_file = sql_literal(f"Imported from {job.file_name}"[:500])
+        while start < total:
+            stop = min(start + CHUNK_ROWS, total)
+            with tenant_context(job.organization_id), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', '256MB', true)")
+                counts = self._chunk(cursor, start, stop, reason_file)
+                ImportJob.objects.filter(pk=job.pk).update(
+                    processed_rows=stop,
+                    created_count=F("created_count") + counts["created"],
+                    updated_count=F("updated_count") + counts["updated"],
+                    rejected_count=F("rejected_count") + counts["rejected"],
+                    leads_created=F("leads_created") + counts["leads"],
+                )
+            if self.progress is not None:
+                self.progress(stop - start)
+            start = stop
+
+    def _timed(self, cursor: Any, name: str, sql: str, params: dict[str, Any] | None = None) -> int:
+        began = time.monotonic()
+        cursor.execute(sql, params or {})
+        self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - began
+        return int(cursor.rowcount or 0)
+
+    def _rows_sql(self) -> str:
+        spec = self.spec
+        standard = spec.standard
+        email_index, external_index = standard.get("email"), standard.get("external_id")
+        email = trimmed(email_index) if email_index is not None else "''"
+        external = trimmed(external_index) if external_index is not None else None
+        if external is not None:
+            token = f"lower({external})"
+            simple = (
+                f"({token} ~ '^[a-z0-9][a-z0-9._-]{{0,39}}$' AND position('..' in {token}) = 0 "
+                f"AND right({token}, 1) <> '.')"
+            )
+            hashed = f"left(encode(sha256(convert_to({external}, 'UTF8')), 'hex'), 24)"
+            placeholder = (
+                f"'ext-' || CASE WHEN {simple} THEN {token} ELSE {hashed} END || '@{PLACEHOLDER_DOMAIN}'"
+            )
+        else:
+            placeholder = f"'import-{self.job.pk}-' || rn || '@{PLACEHOLDER_DOMAIN}'"
+        if email_index is not None and external is None:
+            identity = email
+        elif email_index is not None:
+            identity = f"CASE WHEN {email} <> '' THEN {email} ELSE {placeholder} END"
+        else:
+            identity = placeholder
+        errors = ["bad", *sql_email_errors(email, external, email_index is not None, external is not None)]
+        selects = [f"{identity} AS email"]
+        for target in CONTACT_COLUMNS:
+            value = trimmed(standard[target]) if target in standard else "''"
+            if target in standard:
+                errors.append(sql_length_error(target, value, CONTACT_TARGETS[target][1]))
+            selects.append(f"{value} AS {target}")
+        for target, (_, limit) in COMPANY_TARGETS.items():
+            value = trimmed(standard[target]) if target in standard else "''"
+            if target == "company_domain" and target in standard:
+                value = (
+                    f"regexp_replace(split_part(regexp_replace(lower({value}), '^https?://', ''), '/', 1), "
+                    f"'^www\\.', '')"
+                )
+            if target in standard:
+                errors.append(sql_length_error(target, value, limit))
+            selects.append(f"{value} AS {target}")
+        pairs: list[str] = []
+        for column in spec.custom:
+            value_sql, error_sql = sql_custom(column, trimmed(column.index))
+            pairs += [sql_literal(column.key), value_sql]
+            errors.append(error_sql)
+        selects.append(f"jsonb_strip_nulls({_grouped('jsonb_build_object', pairs, 90)}) AS custom")
+        if spec.stage_column is not None:
+            raw = trimmed(spec.stage_column)
+            cases = " ".join(
+                f"WHEN {sql_literal(value)} THEN {sql_literal(stage)}"
+                for value, stage in spec.stage_map.items()
+            )
+            selects.append(f"CASE {raw} {cases} ELSE 'cold' END AS stage" if cases else "'cold' AS stage")
+            selects.append(f"{raw} AS stage_raw")
+        else:
+            selects += ["'cold' AS stage", "'' AS stage_raw"]
+        error_array = f"array_remove(ARRAY[{', '.join(errors)}]::text[], NULL)"
+        cells = ", ".join(f"{cell(i)} AS v{i}" for i in range(self.columns))
+        not_blank = f"{_grouped('concat', [f'v{i}' for i in range(self.columns)])} <> ''"
+        # OFFSET 0 fences keep PostgreSQL from inlining the subqueries: every cell is trimmed once, and
+        # every row's checks run once, not again for each later reference.
+        return f"""
+            CREATE TEMP TABLE imp_rows ON COMMIT DROP AS
+            SELECT s.*, lower(s.email) AS email_norm,
+                   CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, lower(s.email) ORDER BY s.rn) END
+                       AS occ,
+                   NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created
+            FROM (
+                SELECT e.*, cardinality(e.errors) = 0 AS ok FROM (
+                    SELECT rn, {", ".join(selects)}, {error_array} AS errors
+                    FROM (
+                        SELECT rn, bad, {cells} FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s OFFSET 0
+                    ) t
+                    WHERE {not_blank}
+                    OFFSET 0
+                ) e
+            ) s"""
+
+    def _chunk(self, cursor: Any, start: int, stop: int, reason_file: str) -> dict[str, int]:
+        org, job = self.job.organization_id, self.job
+        now = timezone.now()
+        params: dict[str, Any] = {"org": org, "start": start, "stop": stop, "now": now, "job": job.pk}
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        self._timed(cursor, "rows", self._rows_sql(), params)
+        # Temporary tables get no statistics by themselves; without them the joins below become nested
+        # loops over the whole chunk.
+        self._timed(cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, company, company_domain)", {})
+        if self.spec.has_company:
+            self._companies(cursor, params)
+        cursor.execute("SELECT coalesce(max(occ), 0) FROM imp_rows")
+        passes = int(cursor.fetchone()[0])
+        for occurrence in range(1, passes + 1):
+            self._timed(
+                cursor,
+                "contacts",
+                "CREATE TEMP TABLE imp_up (id bigint, email_normalized text, inserted boolean) ON COMMIT DROP"
+                if occurrence == 1
+                else "TRUNCATE imp_up",
+                {},
+            )
+            self._timed(cursor, "contacts", CONTACTS_SQL, {**params, "occ": occurrence})
+            self._timed(cursor, "contacts", "ANALYZE imp_up", {})
+            self._timed(cursor, "contacts link", CONTACTS_LINK_SQL, {"occ": occurrence})
+        if self.spec.stage_column is not None:
+            header = self.spec.headers[self.spec.stage_column]
+            known = "ARRAY[" + ", ".join(sql_literal(v) for v in self.spec.stage_map) + "]::text[]"
+            reason = (
+                f"CASE WHEN f.stage_raw = ANY({known}) THEN "
+                f"{sql_literal(f'Imported outcome: {header} = ')} || f.stage_raw ELSE {reason_file} END"
+            )
+        else:
+            reason = reason_file
+        lead_params = {**params, "user": job.created_by_id, "channel": Channel.IMPORT}
+        leads = 0
+        for name, sql in LEADS_STEPS:
+            count = self._timed(cursor, name, sql.format(reason=reason), lead_params)
+            if name == "stage changes":
+                leads = count
+        headers = self.spec.headers
+        pairs = []
+        for index, header in enumerate(headers):
+            pairs += [sql_literal(header), f"coalesce(c{index}, '')"]
+        values = _grouped("jsonb_build_object", pairs, 90)
+        email_norm = (
+            f"left(lower({cell(self.spec.standard['email'])}), 254)"
+            if "email" in self.spec.standard
+            else "''"
+        )
+        self._timed(
+            cursor,
+            "rejections",
+            f"""
+            INSERT INTO leads_importrejection (organization_id, job_id, row_number, errors, "values",
+                                               email_normalized)
+            SELECT %(org)s, %(job)s, r.rn, to_jsonb(r.errors), {values}, {email_norm}
+            FROM imp_rows r JOIN imp_raw USING (rn)
+            WHERE cardinality(r.errors) > 0""",
+            params,
+        )
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
+            "count(*) FILTER (WHERE cardinality(errors) > 0) FROM imp_rows"
+        )
+        created, updated, rejected = cursor.fetchone()
+        # ON COMMIT DROP does not fire when the chunk runs inside an enclosing transaction (a savepoint).
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        return {"created": created, "updated": updated, "rejected": rejected, "leads": leads}
+
+    def _companies(self, cursor: Any, params: dict[str, Any]) -> None:
+        for name, sql in COMPANY_STEPS:
+            self._timed(cursor, f"companies {name}", sql, params)
+
+
+COMPANY_KEY = (
+    "CASE WHEN {t}.company_domain <> '' THEN 'd:' || {t}.company_domain ELSE 'n:' || lower({t}.company) END"
+)
+
+# Companies named by the chunk's rows, matched and created as companies_bulk_upsert does: by domain, else
+# by name among companies without another domain; the first row names a new company (its domain when it
+# has no name), the last non-blank industry and country win.
+COMPANY_STEPS: list[tuple[str, str]] = [
+    (
+        "collect",
+        f"""
+        CREATE TEMP TABLE imp_co ON COMMIT DROP AS
+        SELECT {COMPANY_KEY.format(t="r")} AS key,
+               (array_agg(CASE WHEN r.company <> '' THEN r.company ELSE r.company_domain END
+                           ORDER BY r.rn))[1] AS name,
+               (array_agg(r.company ORDER BY r.rn))[1] AS match_name,
+               (array_agg(r.company_domain ORDER BY r.rn))[1] AS domain,
+               coalesce((array_agg(r.company_industry ORDER BY r.rn DESC)
+                   FILTER (WHERE r.company_industry <> ''))[1], '') AS industry,
+               coalesce((array_agg(r.company_country ORDER BY r.rn DESC)
+                   FILTER (WHERE r.company_country <> ''))[1], '') AS country,
+               NULL::bigint AS id
+        FROM imp_rows r
+        WHERE cardinality(r.errors) = 0 AND (r.company <> '' OR r.company_domain <> '')
+        GROUP BY 1""",
+    ),
+    ("analyze", "ANALYZE imp_co"),
+    (
+        "match by domain",
+        "UPDATE imp_co t SET id = c.id FROM leads_company c WHERE t.domain <> '' AND c.domain = t.domain",
+    ),
+    (
+        "match by name",
+        """
+        UPDATE imp_co t SET id = m.id FROM (
+            SELECT t2.key, min(c.id) AS id
+            FROM imp_co t2 JOIN leads_company c ON c.name_key = lower(t2.match_name)
+            WHERE t2.id IS NULL AND t2.match_name <> '' AND (c.domain = '' OR c.domain = t2.domain)
+            GROUP BY t2.key
+        ) m
+        WHERE t.key = m.key""",
+    ),
+    ("new", "CREATE TEMP TABLE imp_co_new (id bigint, domain text, name_key text) ON COMMIT DROP"),
+    (
+        "insert",
+        """
+        WITH ins AS (
+            INSERT INTO leads_company (organization_id, name, domain, industry, employee_count,
+                                       annual_revenue, country, custom, created_at, updated_at)
+            SELECT %(org)s, left(t.name, 200), t.domain, t.industry, NULL, NULL, t.country, '{}'::jsonb,
+                   %(now)s, %(now)s
+            FROM imp_co t WHERE t.id IS NULL
+            RETURNING id, domain, name_key
+        )
+        INSERT INTO imp_co_new SELECT id, domain, name_key FROM ins""",
+    ),
+    ("analyze new", "ANALYZE imp_co_new"),
+    (
+        "link new by domain",
+        """
+        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        WHERE t.id IS NULL AND t.domain <> '' AND n.domain = t.domain""",
+    ),
+    (
+        "link new by name",
+        """
+        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        WHERE t.id IS NULL AND t.domain = '' AND n.domain = '' AND n.name_key = lower(left(t.name, 200))""",
+    ),
+    (
+        "update",
+        """
+        UPDATE leads_company c
+        SET domain = CASE WHEN c.domain = '' THEN t.domain ELSE c.domain END,
+            industry = CASE WHEN t.industry <> '' THEN t.industry ELSE c.industry END,
+            country = CASE WHEN t.country <> '' THEN t.country ELSE c.country END,
+            updated_at = %(now)s
+        FROM imp_co t
+        WHERE c.id = t.id AND c.created_at <> %(now)s
+          AND ((c.domain = '' AND t.domain <> '') OR (t.industry <> '' AND t.industry <> c.industry)
+               OR (t.country <> '' AND t.country <> c.country))""",
+    ),
+    (
+        "link",
+        f"""
+        UPDATE imp_rows r SET company_id = t.id FROM imp_co t
+        WHERE cardinality(r.errors) = 0 AND t.key = {COMPANY_KEY.format(t="r")}""",
+    ),
+]
+
+_FILL = ", ".join(
+    f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END"
+    for c in CONTACT_COLUMNS
+)
+
+
+def _merged(column: str) -> str:
+    return (
+        f"nullif(CASE WHEN EXCLUDED.{column} <> '' THEN EXCLUDED.{column} "
+        f"ELSE leads_contact.{column} END, '')"
+    )
+
+
+CONTACTS_SQL = f"""
+    WITH up AS (
+        INSERT INTO leads_contact (organization_id, email, email_normalized, {", ".join(CONTACT_COLUMNS)},
+                                   company_id, custom, search_text, created_at, updated_at)
+        SELECT %(org)s, r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, r.company_id,
+               r.custom,
+               left(lower(concat_ws(' ', nullif(r.first_name, ''), nullif(r.last_name, ''), r.email_norm,
+                    (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
+               %(now)s, %(now)s
+        FROM imp_rows r WHERE r.occ = %(occ)s
+        ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
+            {_FILL},
+            company_id = coalesce(EXCLUDED.company_id, leads_contact.company_id),
+            custom = leads_contact.custom || EXCLUDED.custom,
+            search_text = left(lower(concat_ws(' ', {_merged("first_name")}, {_merged("last_name")},
+                leads_contact.email_normalized,
+                (SELECT nullif(c.name, '') FROM leads_company c
+                 WHERE c.id = coalesce(EXCLUDED.company_id, leads_contact.company_id)))), 700),
+            updated_at = EXCLUDED.updated_at
+        RETURNING id, email_normalized, (xmax = 0) AS inserted
+    )
+    INSERT INTO imp_up SELECT id, email_normalized, inserted FROM up"""
+CONTACTS_LINK_SQL = """
+    UPDATE imp_rows r SET contact_id = u.id, created = u.inserted
+    FROM imp_up u WHERE r.occ = %(occ)s AND r.email_norm = u.email_normalized"""
+
+# A first journey for contacts without any lead, in the stage of their first row in the chunk. Each step
+# materialises what the next joins, with statistics, so the planner hashes instead of looping.
+LEADS_STEPS: list[tuple[str, str]] = [
+    (
+        "leads firsts",
+        """
+        CREATE TEMP TABLE imp_first ON COMMIT DROP AS
+        SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw
+        FROM imp_rows WHERE contact_id IS NOT NULL ORDER BY contact_id, rn""",
+    ),
+    ("leads analyze", "ANALYZE imp_first"),
+    ("leads new", "CREATE TEMP TABLE imp_new (id bigint, contact_id bigint) ON COMMIT DROP"),
+    (
+        "leads insert",
+        """
+        WITH new AS (
+            INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade,
+                                    source_channel, campaign_id, first_touch_at, first_touch_channel,
+                                    first_touch_campaign_id, first_touch_url, last_touch_at, budget,
+                                    authority, need, timing, journey, is_current, stage_changed_at,
+                                    created_at, updated_at)
+            SELECT %(org)s, f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
+                   '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
+            FROM imp_first f
+            WHERE NOT EXISTS (SELECT 1 FROM leads_lead l WHERE l.contact_id = f.contact_id)
+            RETURNING id, contact_id
+        )
+        INSERT INTO imp_new SELECT id, contact_id FROM new""",
+    ),
+    ("leads analyze", "ANALYZE imp_new"),
+    (
+        "stage changes",
+        """
+        INSERT INTO leads_stagechange (organization_id, lead_id, from_stage, to_stage, changed_at,
+                                       changed_by_user_id, changed_by_api_key_id, rule, reason)
+        SELECT %(org)s, n.id, '', f.stage, %(now)s, %(user)s, NULL, 'import', left({reason}, 2000)
+        FROM imp_new n JOIN imp_first f USING (contact_id)""",
+    ),
+]
