@@ -7,9 +7,13 @@ browser is a failure: CI must run them.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,3 +98,54 @@ def page(chromium_executable: str, tmp_path: Path, browser_problems: BrowserProb
             yield page
         finally:
             context.close()
+
+
+class CustomerSite:
+    """A customer's website: static files served on http://127.0.0.1:<port>, another origin than the
+    live server (http://localhost:<port>)."""
+
+    def __init__(self, root: Path, origin: str) -> None:
+        self.root = root
+        self.origin = origin
+
+    def write(self, name: str, html: str) -> str:
+        """Publish a page; returns its URL."""
+        (self.root / name).write_text(html)
+        return f"{self.origin}/{name}"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def customer_site(tmp_path: Path) -> Iterator[CustomerSite]:
+    root = tmp_path / "site"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield CustomerSite(root, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
+    """Poll `check` until it returns something true, while the live server writes: SQLite's shared
+    test database may refuse a read with "table is locked" meanwhile, which is a reason to look again."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except OperationalError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()

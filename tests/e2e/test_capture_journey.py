@@ -6,17 +6,10 @@ with the text version shown, and the visitor linked to the contact; captured tex
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError
 from django.test import override_settings
 
 from leadhub.tenancy.context import tenant_context
@@ -26,7 +19,7 @@ from leads.models import Channel, Lead, Touchpoint, TouchpointType, Visitor
 from leads.models_forms import ConsentRecord, ConsentStatus, FormSubmission, SubmissionStatus
 from leads.tracking.services import tracking_site_create
 from tests.capture.forms_helpers import build_form
-from tests.e2e.conftest import BrowserProblems
+from tests.e2e.conftest import BrowserProblems, CustomerSite, eventually
 from tests.factories import OrganizationFactory
 
 pytestmark = [
@@ -46,45 +39,13 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href
 <body><h1>{title}</h1><p>Lead scoring your sales team trusts.</p>{body}</body></html>"""
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def customer_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "site"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
-    """Poll while the live server writes (SQLite's shared test database may be locked meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OperationalError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
-
-
 @override_settings(LEADHUB_FORM_MIN_FILL_SECONDS=1)
 def test_a_visitor_browses_a_customer_site_then_submits_the_embedded_form(
-    page: Any, live_server: Any, customer_site: tuple[str, Path], browser_problems: BrowserProblems
+    page: Any, live_server: Any, customer_site: CustomerSite, browser_problems: BrowserProblems
 ) -> None:
     from playwright.sync_api import expect
 
-    origin, root = customer_site
+    origin, root = customer_site.origin, customer_site.root
     assert origin.split("/")[2] != live_server.url.split("/")[2]  # another origin
     organization: Organization = OrganizationFactory(name="Acme Analytics", slug="acme")
     with tenant_context(organization):
@@ -115,11 +76,13 @@ def test_a_visitor_browses_a_customer_site_then_submits_the_embedded_form(
     page.wait_for_function("window.leadhub && window.leadhub.loaded")
     assert page.evaluate("leadhub.visitorId()") == visitor_id
 
-    def anonymous_views() -> int:
+    def blog_view_stored() -> bool:
         with tenant_context(organization):
-            return Touchpoint.objects.filter(anonymous_id=visitor_id, lead__isnull=True).count()
+            return Touchpoint.objects.filter(
+                anonymous_id=visitor_id, lead__isnull=True, properties__title="How to define an MQL"
+            ).exists()
 
-    assert _eventually(lambda: anonymous_views() >= 1)
+    assert eventually(blog_view_stored)
 
     # 3. Fills in the embedded form, consent ticked, with an XSS payload for a name.
     xss = '<img src=x onerror="window.pwned=1">'
@@ -146,7 +109,7 @@ def test_a_visitor_browses_a_customer_site_then_submits_the_embedded_form(
     # The pricing page view may still be in the snippet's queue at submit time; once the visitor is
     # identified, it goes straight to the lead.
     page.goto("about:blank")  # pagehide flushes the snippet's queue
-    lead = _eventually(lead_with_history)
+    lead = eventually(lead_with_history)
     assert lead is not None, "the lead with both page views stitched did not appear"
     with tenant_context(organization):
         submission = FormSubmission.objects.get()

@@ -6,12 +6,8 @@ form with JavaScript switched off. Screenshots of the builder and the embedded f
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import re
-import threading
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +24,17 @@ from leads.webforms.public_views import form_html
 from leads.webforms.schema import definition_build
 from tests.capture.forms_helpers import ACTOR, build_form
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import BrowserProblems
+from tests.e2e.conftest import BrowserProblems, CustomerSite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def other_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A plain static web server on another port: the customer's website."""
-    root = tmp_path / "site"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+def other_site(customer_site: CustomerSite) -> tuple[str, Path]:
+    """The customer's website on another origin: (origin, its document root)."""
+    return customer_site.origin, customer_site.root
 
 
 def _page(body: str) -> str:
