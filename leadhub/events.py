@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -152,11 +152,21 @@ def dispatch(outbox_id: int, event: DomainEvent) -> bool:
             logger.exception("Dispatch of %s to %s failed", event.name, getattr(handler, "__name__", handler))
             error = f"{getattr(handler, '__name__', handler)}: {exc}"[:2000]
     with tenant_context(event.organization_id):
+        _commit_without_waiting()
         if error:
             OutboxEvent.objects.filter(pk=outbox_id).update(last_error=error, attempts=F("attempts") + 1)
         else:
             OutboxEvent.objects.filter(pk=outbox_id).update(dispatched_at=timezone.now(), last_error="")
     return not error
+
+
+def _commit_without_waiting() -> None:
+    """The dispatched mark is advisory: lost in a crash, the sweep dispatches the event again, which
+    subscribers tolerate. So its commit need not wait for the disk (PostgreSQL: synchronous_commit off
+    for this transaction only), and the request that published it is answered that much sooner."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def event_from_row(row: OutboxEvent) -> DomainEvent:

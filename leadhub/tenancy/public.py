@@ -56,7 +56,11 @@ def public_key_revoke(*, key: str) -> None:
 def public_key_resolve(kind: str, key: str) -> PublicKey | None:
     if not key or len(key) > 40:
         return None
-    return PublicKey.objects.filter(key=key, kind=kind, revoked_at__isnull=True).first()
+    return (
+        PublicKey.objects.filter(key=key, kind=kind, revoked_at__isnull=True)
+        .select_related("organization")
+        .first()
+    )
 
 
 def by_public_key(kind: PublicKeyKind | str, param: str = "key") -> Resolver:
@@ -93,7 +97,12 @@ def public_endpoint(resolver: Resolver, *, reason: str, csrf: bool = False) -> C
             organization_id = resolver(request, **kwargs)
             if organization_id is None:
                 raise Http404("No such page.")
-            organization = Organization.objects.get(pk=organization_id)
+            found = getattr(request, "public_key", None)
+            organization = (
+                found.organization
+                if found is not None and found.organization_id == organization_id
+                else Organization.objects.get(pk=organization_id)
+            )
             request.organization = organization  # type: ignore[attr-defined]
             replay = idempotency.lookup(request)
             if replay is not None:
