@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
 from leadhub.tenancy.errors import json_error
@@ -354,7 +355,12 @@ def form_fields(request: HttpRequest, key: str) -> HttpResponse:
 def embed_script(request: HttpRequest, key: str) -> HttpResponse:
     definition = _definition(request)
     script = render_to_string(
-        "leads/forms/embed.js", {"key": definition.public_key, "base": request.build_absolute_uri("/")}
+        "leads/forms/embed.js",
+        {
+            "key": definition.public_key,
+            "base": request.build_absolute_uri("/"),
+            "stylesheet": request.build_absolute_uri(static("css/lh-embed.css")),
+        },
     )
     response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"

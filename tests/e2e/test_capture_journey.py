@@ -6,6 +6,8 @@ with the text version shown, and the visitor linked to the contact; captured tex
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from leads.tracking.services import tracking_site_create
 from tests.capture.forms_helpers import build_form
 from tests.e2e.conftest import BrowserProblems, CustomerSite, eventually
 from tests.factories import OrganizationFactory
+
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -128,4 +132,44 @@ def test_a_visitor_browses_a_customer_site_then_submits_the_embedded_form(
         assert (consent.purpose, consent.status) == ("marketing_email", ConsentStatus.GRANTED)
         assert consent.text == "Send me product news by email."
         assert Visitor.objects.get(anonymous_id=visitor_id).contact_id == lead.contact_id
+    assert browser_problems.errors == []
+
+
+@override_settings(LEADHUB_FORM_MIN_FILL_SECONDS=1)
+def test_a_landing_page_form_converts_its_variant(
+    page: Any, live_server: Any, browser_problems: BrowserProblems
+) -> None:
+    """The landing page's form block is the embedded form: a visitor's submission captures the lead and
+    counts as a conversion of the variant they saw (through the TouchpointsRecorded event)."""
+    from playwright.sync_api import expect
+
+    from leads.demo_capture import demo_capture_create
+    from leads.models_pages import LandingPage, PageVisitor
+
+    organization: Organization = OrganizationFactory(name="Northwind", slug="northwind")
+    with tenant_context(organization):
+        form = demo_capture_create(site="www.northwind.example", actor=Actor.system("test"))
+        landing = LandingPage.objects.get()
+    page.goto(f"{live_server.url}/p/northwind/{landing.slug}/")
+    embedded = page.locator(".lh-embed form")
+    embedded.get_by_label("Email *").fill("lin@harbor.example")
+    embedded.get_by_label("First name *").fill("Lin")
+    embedded.get_by_label("Last name *").fill("Harbor")
+    embedded.get_by_label("Company *").fill("Harbor Freight Labs")
+    if os.environ.get("LEADHUB_UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(SCREENSHOT_DIR / "landing-page-form.png"), full_page=True)
+    page.wait_for_timeout(1100)  # a person takes longer than the time trap
+    embedded.get_by_role("button", name="Submit").click()
+    expect(page.locator(".lh-embed .lh-success")).to_have_text(form.success_message)
+
+    def converted() -> PageVisitor | None:
+        with tenant_context(organization):
+            return PageVisitor.objects.filter(converted_at__isnull=False).first()
+
+    visitor = eventually(converted)
+    assert visitor is not None, "the submission did not count as a conversion"
+    with tenant_context(organization):
+        lead = Lead.objects.get(contact__email_normalized="lin@harbor.example")
+        submit = Touchpoint.objects.get(lead=lead, type=TouchpointType.FORM_SUBMIT)
+        assert submit.properties["lh_variant"] == str(visitor.variant_id)
     assert browser_problems.errors == []

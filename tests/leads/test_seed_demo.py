@@ -182,3 +182,27 @@ def test_converted_leads_show_far_more_buying_intent_than_the_rest() -> None:
     cold = [i for i, stage in stage_of.items() if stage == Stage.COLD]
     assert sum(1 for i in cold if total[i] == 1) > len(cold) / 2
     assert all(first_touch[i] is not None and last_touch[i] >= first_touch[i] for i in stage_of)
+
+
+def test_the_demo_shows_capture_a_form_a_tracked_site_and_a_landing_page_test() -> None:
+    from django.test import Client
+
+    from leads.models_forms import ConsentText, Form, FormField
+    from leads.models_pages import Block, BlockType, LandingPage, Variant
+    from leads.models_tracking import TrackingSite
+
+    seed()
+    organization = demo()
+    with tenant_context(organization):
+        form = Form.objects.get()
+        assert FormField.objects.filter(form=form).count() >= 5
+        assert ConsentText.objects.filter(form=form, is_current=True).exists()
+        assert TrackingSite.objects.get().allowed_domains == ["northwind.example"]
+        page = LandingPage.objects.get()
+        assert Variant.objects.filter(page=page).count() == 2
+        form_blocks = Block.objects.filter(variant__page=page, type=BlockType.FORM)
+        assert {b.content["form_key"] for b in form_blocks} == {form.public_key}
+        slug = page.slug
+    response = Client().get(f"/p/{organization.slug}/{slug}/")
+    assert response.status_code == 200
+    assert f"/embed/forms/{form.public_key}.js" in response.content.decode()

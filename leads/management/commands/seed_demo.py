@@ -36,6 +36,7 @@ from leads.demo import (
     history_window,
     ids_reserve,
 )
+from leads.demo_capture import demo_capture_create
 from leads.models import Campaign, Company, Contact, Lead, StageChange, Touchpoint
 
 ACTOR = Actor.system("seed_demo")
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                     owners=[u.pk for u in reps],
                     site="www.northwind.example",
                 )
+                demo_capture_create(site="www.northwind.example", actor=ACTOR)
             # A second, smaller organization the admin also belongs to, so the switcher has somewhere to go.
             labs = organization_create(name=DEMO_SECOND_ORG_NAME, slug=DEMO_SECOND_ORG_SLUG)
             admin = users[DEMO_USERS[0][0]]

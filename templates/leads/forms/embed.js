@@ -4,6 +4,7 @@
   "use strict";
   var KEY = "{{ key|escapejs }}";
   var BASE = "{{ base|escapejs }}";
+  var STYLESHEET = "{{ stylesheet|escapejs }}";
 {% verbatim %}
   var script = document.currentScript;
   if (!script || !window.fetch) { return; }
@@ -12,17 +13,13 @@
   root.className = "lh-embed";
   script.parentNode.insertBefore(root, script.nextSibling);
 
-  var CSS = ".lh-embed .lh-form{display:grid;gap:14px;max-width:520px;font:inherit}" +
-    ".lh-embed .lh-field{display:grid;gap:5px}.lh-embed label{font-weight:600}" +
-    ".lh-embed .lh-check{display:flex;gap:8px;align-items:flex-start;font-weight:400}" +
-    ".lh-embed input:not([type=checkbox]),.lh-embed select,.lh-embed textarea{padding:9px 11px;border:1px solid #c9cedb;border-radius:7px;font:inherit}" +
-    ".lh-embed .lh-error{color:#b42318;font-size:.9em}.lh-embed .lh-help{color:#6b7390;font-size:.9em}" +
-    ".lh-embed button{justify-self:start;padding:10px 20px;border:0;border-radius:7px;background:#4f46e5;color:#fff;font:inherit;font-weight:600;cursor:pointer}" +
-    ".lh-embed button[disabled]{opacity:.6}.lh-embed .lh-success{padding:12px 14px;border-radius:8px;background:#ecfdf3;color:#05603a}";
+  // A stylesheet link rather than an inline <style>: pages with a strict Content-Security-Policy
+  // (LeadHub's landing pages among them) allow a stylesheet from a listed origin, never inline styles.
   if (!document.getElementById("lh-embed-style")) {
-    var style = document.createElement("style");
+    var style = document.createElement("link");
     style.id = "lh-embed-style";
-    style.textContent = CSS;
+    style.rel = "stylesheet";
+    style.href = STYLESHEET;
     (document.head || document.documentElement).appendChild(style);
   }
 
