@@ -327,6 +327,17 @@ def _visitor_touch(
         unique_fields=["organization", "anonymous_id"],
         update_fields=["last_seen_at"],
     )
+    if first is not None:
+        # Beacons arrive out of order: the view a page sent as it unloaded can land after the next page's
+        # first batch. The earliest touch is the first touch, whichever request stored it first.
+        Visitor.objects.filter(anonymous_id=anonymous_id, first_seen_at__gt=first.occurred_at).update(
+            first_seen_at=first.occurred_at,
+            first_channel=first.channel,
+            first_campaign=first.campaign,
+            first_url=first.url,
+            first_referrer=first.referrer,
+            **{f"first_{key}": getattr(first, key) for key in UTM_KEYS},
+        )
     if referral:
         # A referral code seen later in the visit still counts, but never replaces the first one.
         Visitor.objects.filter(anonymous_id=anonymous_id, referral_code="").update(referral_code=referral)

@@ -314,6 +314,26 @@ def test_identify_stitches_earlier_page_views_and_keeps_the_first_touch(org, sit
         assert visitor_contact(VID) == lead.contact
 
 
+def test_a_first_page_view_arriving_after_the_next_pages_is_still_the_first_touch(org, site):
+    """The landing page's view leaves as the page unloads and may arrive after the next page's batch."""
+    collect(
+        site,
+        [pv("ev-0202", "https://www.acme.example/pricing", referrer="https://www.acme.example/", ts=5000)],
+        body={"sent": 5000},
+    )
+    collect(
+        site,
+        [pv("ev-0201", "https://www.acme.example/?utm_source=linkedin&utm_medium=paid_social", ts=1000)],
+        body={"sent": 6000},
+    )
+    assert identify(site, "late@client.example").status_code == 204
+    with tenant_context(org):
+        lead = Lead.objects.get()
+        assert lead.source_channel == Channel.PAID_SOCIAL
+        assert lead.first_touch_channel == Channel.PAID_SOCIAL
+        assert "utm_source=linkedin" in lead.first_touch_url
+
+
 def test_identify_keeps_the_first_touch_of_a_lead_that_already_had_touchpoints(org, site):
     with tenant_context(org):
         contact = ContactFactory(email="old@client.example")

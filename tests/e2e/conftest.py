@@ -18,10 +18,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db import connection
+from django.test.testcases import LiveServerThread
 
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
+
+class _SerialOnSQLiteServer(ThreadedWSGIServer):
+    """The live server, one request at a time on SQLite.
+
+    With an in-memory SQLite test database, Django hands the live server's threads the test's own
+    connection; two requests at once (a page and its htmx fragments, a beacon and a form) then interleave
+    their savepoints on that one connection ("no such savepoint", "table is locked"). PostgreSQL gives
+    each thread its own connection and keeps the threaded server."""
+
+    def set_app(self, application: Any) -> None:
+        if connection.vendor != "sqlite":
+            super().set_app(application)
+            return
+        lock = threading.Lock()
+
+        def serial(environ: Any, start_response: Any) -> Any:
+            with lock:
+                return application(environ, start_response)
+
+        super().set_app(serial)
+
+
+LiveServerThread.server_class = _SerialOnSQLiteServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
