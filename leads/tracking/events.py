@@ -14,13 +14,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import psycopg
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from psycopg.types.json import Jsonb
 
 from leadhub.events import TouchpointsRecorded, publish
 from leadhub.tenancy.context import current_organization_id
@@ -284,20 +282,13 @@ TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _binary_cursor() -> psycopg.Cursor[Any]:
-    """A server-side-binding cursor on Django's connection (same transaction and tenant setting):
-    Django's own cursors bind on the client, which cannot send arrays in binary."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
-
-
 def touchpoint_rows_insert(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
     """Store touchpoint rows (idempotent by external_id, like `touchpoints_record`) and return {index: id}
     of the stored ones; one TouchpointsRecorded event for the batch.
 
-    On PostgreSQL the rows go in one INSERT ... SELECT FROM unnest() of one array per column, sent in
-    binary: building a model instance per row and a statement with 20,000 parameters cost more than
-    the insert itself. Elsewhere `touchpoints_record` stores model instances."""
+    On PostgreSQL the rows go in one INSERT ... SELECT FROM jsonb_to_recordset() of one JSON document:
+    building a model instance per row and a statement with 20,000 parameters cost more than the insert
+    itself. Elsewhere `touchpoints_record` stores model instances."""
     if not rows:
         return {}
     external_ids = [row["external_id"] for row in rows.values() if row["external_id"]]
@@ -321,18 +312,25 @@ def touchpoint_rows_insert(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
         return {index: t.pk for index, t in objects.items() if t.pk is not None}
     organization_id = current_organization_id()
     names = ", ".join(f'"{name}"' for name, _ in TOUCHPOINT_COLUMNS)
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in TOUCHPOINT_COLUMNS)
+    columns = ", ".join(f'"{name}" {kind}' for name, kind in TOUCHPOINT_COLUMNS)
     sql = (
         f'INSERT INTO "{Touchpoint._meta.db_table}" ("organization_id", {names}) '
-        f"SELECT %s, * FROM unnest({arrays}) RETURNING id"
+        f"SELECT %s, {names} FROM jsonb_to_recordset(%s::jsonb) AS r({columns}) RETURNING id"
     )
-    params: list[Any] = [organization_id]
-    for name, kind in TOUCHPOINT_COLUMNS:
-        values = [rows[index][name] for index in fresh]
-        params.append([Jsonb(v) for v in values] if kind == "jsonb" else values)
+    # One JSON document for the batch: json.dumps and PostgreSQL's JSON parser are C code, where
+    # dumping one array per column went value by value through the driver's Python adapters.
+    document = json.dumps(
+        [
+            {
+                name: (value.isoformat() if isinstance(value, dt.datetime) else value)
+                for name, value in ((name, rows[index][name]) for name, _ in TOUCHPOINT_COLUMNS)
+            }
+            for index in fresh
+        ]
+    )
     with transaction.atomic():
-        with _binary_cursor() as cursor:
-            cursor.execute(sql, params, binary=True)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [organization_id, document])
             ids = dict(zip(fresh, (row[0] for row in cursor.fetchall()), strict=True))
         lead_ids = sorted({rows[i]["lead_id"] for i in fresh if rows[i]["lead_id"]})
         publish(
@@ -459,15 +457,22 @@ def _visitors_upsert_sql(firsts: dict[str, dict[str, Any]], now: dt.datetime) ->
     ]
     table = Visitor._meta.db_table
     names = ", ".join(f'"{name}"' for name, _, _ in columns)
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind, _ in columns)
+    definitions = ", ".join(f'"{name}" {kind}' for name, kind, _ in columns)
     sql = (
         f'INSERT INTO "{table}" ("organization_id", "last_seen_at", "referral_code", {names}) '
-        f"SELECT %s, %s, '', * FROM unnest({arrays}) "
+        f"SELECT %s, %s, '', {names} FROM jsonb_to_recordset(%s::jsonb) AS r({definitions}) "
         'ON CONFLICT ("organization_id", "anonymous_id") '
         'DO UPDATE SET "last_seen_at" = EXCLUDED."last_seen_at" '
         f'WHERE "{table}"."last_seen_at" < EXCLUDED."last_seen_at" - interval \'1 minute\''
     )
-    with _binary_cursor() as cursor:
-        cursor.execute(
-            sql, [current_organization_id(), now, *(values for _, _, values in columns)], binary=True
-        )
+    document = json.dumps(
+        [
+            {
+                name: (values[i].isoformat() if isinstance(values[i], dt.datetime) else values[i])
+                for name, _, values in columns
+            }
+            for i in range(len(ordered))
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [current_organization_id(), now, document])
