@@ -205,19 +205,22 @@ def events_ingest(
                 contact_of[index] = contacts[event["email_normalized"]].pk
             elif event.get("anonymous_id") in visitor_contacts:
                 contact_of[index] = visitor_contacts[event["anonymous_id"]]
+        # The channel of an event that names none comes from its UTM values and referrer; new leads'
+        # source and visitors' first touch read it too.
+        for event in events.values():
+            if not event.get("channel") and (event["utm_source"] or event["utm_medium"] or event["referrer"]):
+                event["channel"] = channel_classify(
+                    utm_source=event["utm_source"],
+                    utm_medium=event["utm_medium"],
+                    referrer=event["referrer"],
+                    page_url=event["url"],
+                )
         leads = _with_retry(lambda: _current_leads(events, contact_of, contacts, campaigns, actor))
 
         rows: dict[int, dict[str, Any]] = {}
         for index, event in events.items():
             contact_id = contact_of.get(index)
             channel = event.get("channel") or ""
-            if not channel and (event["utm_source"] or event["utm_medium"] or event["referrer"]):
-                channel = channel_classify(
-                    utm_source=event["utm_source"],
-                    utm_medium=event["utm_medium"],
-                    referrer=event["referrer"],
-                    page_url=event["url"],
-                )
             campaign = campaigns.get(event.get("campaign", 0))
             rows[index] = {
                 "lead_id": leads.get(contact_id) if contact_id else None,
@@ -458,12 +461,20 @@ def _visitors_upsert_sql(firsts: dict[str, dict[str, Any]], now: dt.datetime) ->
     table = Visitor._meta.db_table
     names = ", ".join(f'"{name}"' for name, _, _ in columns)
     definitions = ", ".join(f'"{name}" {kind}' for name, kind, _ in columns)
+    # Events arrive out of order: an earlier one sent later becomes the first touch.
+    earliest = ", ".join(
+        f'"{name}" = CASE WHEN EXCLUDED."first_seen_at" < "{table}"."first_seen_at" '
+        f'THEN EXCLUDED."{name}" ELSE "{table}"."{name}" END'
+        for name, _, _ in columns
+        if name.startswith("first_")
+    )
     sql = (
         f'INSERT INTO "{table}" ("organization_id", "last_seen_at", "referral_code", {names}) '
         f"SELECT %s, %s, '', {names} FROM jsonb_to_recordset(%s::jsonb) AS r({definitions}) "
         'ON CONFLICT ("organization_id", "anonymous_id") '
-        'DO UPDATE SET "last_seen_at" = EXCLUDED."last_seen_at" '
-        f'WHERE "{table}"."last_seen_at" < EXCLUDED."last_seen_at" - interval \'1 minute\''
+        f'DO UPDATE SET "last_seen_at" = EXCLUDED."last_seen_at", {earliest} '
+        f'WHERE "{table}"."last_seen_at" < EXCLUDED."last_seen_at" - interval \'1 minute\' '
+        f'OR EXCLUDED."first_seen_at" < "{table}"."first_seen_at"'
     )
     document = json.dumps(
         [

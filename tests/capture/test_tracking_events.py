@@ -124,6 +124,7 @@ def test_anonymous_events_keep_a_visitor(api_client, in_org):
         assert touch.channel == Channel.PAID_SEARCH and touch.lead_id is None
         visitor = Visitor.objects.get(anonymous_id="visitor-ad-0001")
         assert visitor.first_url == "https://acme.example/lp"
+        assert visitor.first_channel == Channel.PAID_SEARCH
 
 
 def test_campaign_ids_are_checked_within_the_organization(api_client, in_org, in_other_org):
@@ -239,3 +240,27 @@ def test_sales_reps_cannot_send_events_but_marketers_can(sales_rep, marketer, or
     rep = login(sales_rep, org).post(URL, body, content_type="application/json")
     assert rep.status_code == 403
     assert login(marketer, org).post(URL, body, content_type="application/json").status_code == 201
+
+
+def test_an_earlier_event_sent_later_becomes_the_visitors_first_touch(api_client, in_org):
+    """Systems send events out of order; the visitor's first touch is the earliest one, not the first
+    to arrive (on SQLite the ORM path keeps the first to arrive, on PostgreSQL the upsert corrects it)."""
+    from django.db import connection
+
+    later = {"type": "page_view", "anonymous_id": "visitor-late-0001", "url": "https://acme.example/pricing"}
+    earlier = {
+        "type": "ad_click",
+        "anonymous_id": "visitor-late-0001",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "url": "https://acme.example/lp",
+        "occurred_at": "2025-03-01T10:00:00Z",
+    }
+    assert post(api_client, {"items": [{**later, "occurred_at": "2025-03-02T10:00:00Z"}]}).status_code == 201
+    assert post(api_client, {"items": [earlier]}).status_code == 201
+    with in_org():
+        visitor = Visitor.objects.get(anonymous_id="visitor-late-0001")
+        if connection.vendor == "postgresql":
+            assert visitor.first_url == "https://acme.example/lp"
+            assert visitor.first_channel == Channel.PAID_SEARCH
+            assert visitor.first_seen_at.isoformat().startswith("2025-03-01")
