@@ -25,7 +25,7 @@ from leadhub.tenancy.context import current_organization_id
 from leadhub.tenancy.models import ApiKey, PublicKeyKind
 from leadhub.tenancy.public import public_key_issue, public_key_revoke
 from leadhub.tenancy.services import Actor, audit_record
-from leads.models import CustomField, Touchpoint, TouchpointType
+from leads.models import Campaign, CustomField, Touchpoint, TouchpointType
 from leads.models_forms import (
     ConsentPurpose,
     ConsentSource,
@@ -39,8 +39,9 @@ from leads.models_forms import (
     SubmissionStatus,
 )
 from leads.services import lead_capture, touchpoints_record
+from leads.tracking.channels import channel_classify
 from leads.tracking.services import visitor_identify
-from leads.webforms import attribution, consent
+from leads.webforms import consent
 from leads.webforms.schema import (
     COMPANY_TARGETS,
     CONTACT_TARGETS,
@@ -569,13 +570,20 @@ def submission_process(*, submission_id: int) -> FormSubmission | None:
         values = submission.payload.get("values") or {}
         hidden: dict[str, str] = submission.payload.get("hidden") or {}
         contact_data, lead_data = _split(values)
-        channel = attribution.channel_infer(
+        # The same classifier as the tracking snippet's page views, so a visit and its form agree.
+        channel = channel_classify(
             utm_source=hidden.get("utm_source", ""),
             utm_medium=hidden.get("utm_medium", ""),
             referrer=hidden.get("referrer", ""),
             page_url=hidden.get("page_url", ""),
+            referral_code=hidden.get("lh_ref", ""),
         )
-        campaign = attribution.campaign_for(hidden.get("utm_campaign", ""))
+        utm_campaign = hidden.get("utm_campaign", "")
+        campaign = (
+            Campaign.objects.filter(utm_campaign=utm_campaign).order_by("id").first()
+            if utm_campaign
+            else None
+        )
         lead_data.update(source_channel=channel, campaign=campaign)
         lead, _ = lead_capture(contact_data=contact_data, lead_data=lead_data, actor=actor)
         contact = lead.contact
