@@ -287,6 +287,9 @@ LEADHUB_FORM_RATE_PER_IP_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_
 LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE = int(os.environ.get("LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE", "60000"))
 LEADHUB_FORM_MIN_FILL_SECONDS = float(os.environ.get("LEADHUB_FORM_MIN_FILL_SECONDS", "2"))
 LEADHUB_IDEMPOTENCY_TTL = timedelta(hours=24)
+# Connections a PostgreSQL CSV import works with at once (contacts partitioned by email): about the
+# database server's cores.
+IMPORT_WORKERS = int(os.environ.get("LEADHUB_IMPORT_WORKERS", "2"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadHub API",

@@ -7,7 +7,8 @@ table added later is covered without anyone remembering to add it:
   with no tenant set, no row is visible or writable.
 - For each relation between two tenant tables, a composite foreign key
   `(organization_id, x_id) -> (organization_id, id)`: the database itself refuses a relation that
-  crosses tenants. This is also the key shape a sharded PostgreSQL (Citus) requires.
+  crosses tenants. This is also the key shape a sharded PostgreSQL (Citus) requires. It replaces
+  Django's single-column key on the same column, which it implies.
 """
 
 from __future__ import annotations
@@ -83,16 +84,33 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
                     continue
                 target = field.related_model._meta.db_table
                 name = _short(f"{table}_{field.column}_same_org_fk")
-                if _constraint_exists(cursor, name):
-                    continue
-                # Django's own single-column FK stays (it drives ON DELETE in Python); this one only
-                # guarantees both rows share a tenant, so it must not fire deletes itself.
-                cursor.execute(
-                    f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" '
-                    f'FOREIGN KEY (organization_id, "{field.column}") '
-                    f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
-                )
-                _existing_rows_check(connection, table, str(field.column), target, name)
+                if not _constraint_exists(cursor, name):
+                    # ON DELETE stays Django's (in Python); this key only guarantees that both rows
+                    # share a tenant, so it must not fire deletes itself.
+                    cursor.execute(
+                        f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" '
+                        f'FOREIGN KEY (organization_id, "{field.column}") '
+                        f'REFERENCES "{target}" (organization_id, id) DEFERRABLE INITIALLY DEFERRED'
+                    )
+                    _existing_rows_check(connection, table, str(field.column), target, name)
+                _plain_keys_drop(cursor, table, str(field.column), target)
+
+
+def _plain_keys_drop(cursor: Any, table: str, column: str, target: str) -> None:
+    """Drop Django's single-column key where the composite one stands: a row the composite key admits
+    always exists in the target table, so the plain key proves nothing more and only doubles the check
+    every insert pays (a bulk import's largest cost). A later migration that recreates it (altering the
+    field) sees it dropped again by the next migrate's install."""
+    cursor.execute(
+        """
+        SELECT c.conname FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+        WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND c.confrelid = %s::regclass
+          AND cardinality(c.conkey) = 1 AND a.attname = %s""",
+        [f'"{table}"', f'"{target}"', column],
+    )
+    for (plain,) in cursor.fetchall():
+        cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{plain}"')
 
 
 class CrossTenantRowsError(RuntimeError):

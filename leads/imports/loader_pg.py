@@ -1,27 +1,39 @@
 """The PostgreSQL import: COPY the file into a temporary staging table, then set-based SQL per chunk.
 
-1. COPY the raw CSV bytes into `imp_raw` (one text column per header, a row number). A file COPY cannot
-   parse (ragged rows, blank lines, bytes invalid in its encoding) is streamed again through Python's csv
-   module instead, each bad row carrying its reason.
-2. Per chunk of CHUNK_ROWS rows, in one `tenant_context` transaction (so row-level security checks every
-   written row, and the job's progress is visible to the dashboard as it goes):
-   - `imp_rows`: every cell trimmed and typed, the row's errors (values.py mirrors row_clean), the
-     identity email, and its occurrence number among the chunk's rows with the same email;
-   - companies matched by domain, else by name, as `companies_bulk_upsert` does; new ones inserted;
-   - contacts: INSERT ... ON CONFLICT (organization, email_normalized) DO UPDATE, one statement per
-     occurrence number (a statement may not touch a row twice), filling in without blanking known values,
-     custom values merged: `contacts_bulk_upsert` semantics, and rows in file order;
-   - a lead (journey 1, the row's stage) with its first stage change for contacts without any lead;
-   - refused rows into ImportRejection.
+1. COPY the raw CSV bytes into the job's unlogged staging table `import_raw_<job>` (one text column per
+   header, a row number). A file COPY cannot parse (ragged rows, blank lines, bytes invalid in its
+   encoding) is streamed again through Python's csv module instead, each bad row carrying its reason.
+2. Per range of CHUNK_ROWS rows, in three phases, each row-level-security checked as the tenant:
+   A. typing (`import_rows_<job>`): every cell trimmed and typed, the row's errors (values.py mirrors
+      row_clean), the identity email, its partition (a hash of the email) and its occurrence number among
+      the range's rows with the same email;
+   B. companies, for the whole range in file order: matched by domain, else by name, as
+      `companies_bulk_upsert` does; new ones inserted;
+   C. per partition: contacts by INSERT ... ON CONFLICT (organization, email_normalized) DO UPDATE, one
+      statement per occurrence number (a statement may not touch a row twice), filling in without
+      blanking known values, custom values merged (`contacts_bulk_upsert` semantics, rows in file order);
+      a lead (journey 1, the row's stage) with its first stage change for contacts without any lead;
+      refused rows into ImportRejection.
+   Every occurrence of an email falls in the same partition, so partitions never touch the same contact
+   or lead: phases A and C run in IMPORT_WORKERS threads, each with its own connection and transaction,
+   while B, which several partitions share, runs alone between them. Inside an enclosing transaction (a
+   test case) one worker runs every phase on the caller's connection.
+3. The contacts' trigram search index takes the range's new entries in its pending list and merges them
+   once at the end (gin_clean_pending_list), instead of once every few thousand rows.
 """
 
 from __future__ import annotations
 
+import datetime
+import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -40,11 +52,13 @@ from leads.models import Channel
 from leads.models_imports import ImportJob
 
 CHUNK_ROWS = 50_000
+_TIMINGS_LOCK = threading.Lock()
 PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
 WHITESPACE = "E' \\t\\r\\n\\f'"
 CONTACT_COLUMNS = [t for t in CONTACT_TARGETS if t != "email"]
 
-CHUNK_TABLES = "imp_rows, imp_co, imp_co_new, imp_up, imp_first, imp_new"
+CHUNK_TABLES = "imp_co, imp_co_new, imp_up, imp_first, imp_new"
+SEARCH_INDEX = "contact_search_trgm"
 
 
 def cell(index: int) -> str:
@@ -66,39 +80,70 @@ def _grouped(function: str, parts: list[str], size: int = 90) -> str:
 
 
 class PostgresImport(Loader):
+    now: datetime.datetime | None = None  # the current range's time stamp
+
     @property
     def columns(self) -> int:
         return len(self.spec.headers)
 
+    @property
+    def raw(self) -> str:
+        return f"import_raw_{int(self.job.pk)}"
+
+    @property
+    def rows(self) -> str:
+        return f"import_rows_{int(self.job.pk)}"
+
+    def _sql(self, sql: str) -> str:
+        """A statement written against imp_raw / imp_rows, on this job's staging tables."""
+        return sql.replace("imp_raw", self.raw).replace("imp_rows", self.rows)
+
+    def workers(self) -> int:
+        """Threads for the partitioned phases: one inside an enclosing transaction (other connections
+        could not see its uncommitted rows)."""
+        if connection.in_atomic_block:
+            return 1
+        return max(1, int(settings.IMPORT_WORKERS))
+
     # --- staging ---------------------------------------------------------------------------------
 
     def stage(self) -> int:
-        """COPY the file into imp_raw; returns the number of data records."""
+        """COPY the file into the staging table; returns the number of data records."""
         started = time.monotonic()
         with connection.cursor() as cursor:
             temp_buffers_raise(cursor, "1GB")
-            cursor.execute("DROP TABLE IF EXISTS imp_raw")
+            self.drop(cursor)
             columns = ", ".join(f"c{i} text" for i in range(self.columns))
             cursor.execute(
-                f"CREATE TEMP TABLE imp_raw (rn bigint GENERATED ALWAYS AS IDENTITY, {columns}, bad text)"
+                f"CREATE UNLOGGED TABLE {self.raw} "
+                f"(rn bigint GENERATED ALWAYS AS IDENTITY, {columns}, bad text)"
             )
             names = ", ".join(f"c{i}" for i in range(self.columns))
             try:
                 with transaction.atomic():
                     self._copy_fast(cursor, names)
             except (psycopg.Error, ValueError):
-                cursor.execute("TRUNCATE imp_raw RESTART IDENTITY")
+                cursor.execute(f"TRUNCATE {self.raw} RESTART IDENTITY")
                 self._copy_checked(cursor, names)
-            cursor.execute("ANALYZE imp_raw")
-            cursor.execute("SELECT coalesce(max(rn), 0) FROM imp_raw")
+            cursor.execute(f"ANALYZE {self.raw}")
+            cursor.execute(f"SELECT coalesce(max(rn), 0) FROM {self.raw}")
             total = int(cursor.fetchone()[0])
         self.timings["copy"] = time.monotonic() - started
         return total
 
+    def drop(self, cursor: Any | None = None) -> None:
+        """Drop the job's staging tables (they are unlogged scratch space, not kept after the run)."""
+        statement = f"DROP TABLE IF EXISTS {self.raw}, {self.rows}"
+        if cursor is not None:
+            cursor.execute(statement)
+            return
+        with connection.cursor() as own:
+            own.execute(statement)
+
     def _copy_fast(self, cursor: Any, names: str) -> None:
         encoding = PG_ENCODINGS[self.shape.encoding]
         statement = (
-            f"COPY imp_raw ({names}) FROM STDIN WITH (FORMAT csv, HEADER true, "
+            f"COPY {self.raw} ({names}) FROM STDIN WITH (FORMAT csv, HEADER true, "
             f"DELIMITER {sql_literal(self.shape.delimiter)}, ENCODING '{encoding}')"
         )
         with self.path.open("rb") as handle, cursor.cursor.copy(statement) as copy:
@@ -113,7 +158,7 @@ class PostgresImport(Loader):
         """Row by row through Python's csv module: blank records keep their number, ragged ones are
         padded or cut and carry the reason they are refused."""
         width = self.columns
-        with cursor.cursor.copy(f"COPY imp_raw ({names}, bad) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {self.raw} ({names}, bad) FROM STDIN") as copy:
             for row in rows_iter(self.path, self.shape):
                 bad = None
                 if not any(c.strip() for c in row):
@@ -127,38 +172,121 @@ class PostgresImport(Loader):
         """Distinct non-blank values of column `index` over the whole file, or None past `limit`."""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT {cell(index)} FROM imp_raw WHERE {cell(index)} <> '' LIMIT {limit + 1}", {}
+                f"SELECT DISTINCT {cell(index)} FROM {self.raw} WHERE {cell(index)} <> '' LIMIT {limit + 1}",
+                {},
             )
             values = sorted(row[0] for row in cursor.fetchall())
         return None if len(values) > limit else values
 
-    # --- chunks ------------------------------------------------------------------------------------
+    # --- ranges ------------------------------------------------------------------------------------
 
     def run(self, total: int) -> None:
         job = self.job
         start = job.processed_rows
-        reason_file = sql_literal(f"Imported from {job.file_name}"[:500])
+        workers = self.workers()
+        self._rows_table_create()
         while start < total:
             stop = min(start + CHUNK_ROWS, total)
-            with tenant_context(job.organization_id), connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', '256MB', true)")
-                counts = self._chunk(cursor, start, stop, reason_file)
-                ImportJob.objects.filter(pk=job.pk).update(
-                    processed_rows=stop,
-                    created_count=F("created_count") + counts["created"],
-                    updated_count=F("updated_count") + counts["updated"],
-                    rejected_count=F("rejected_count") + counts["rejected"],
-                    leads_created=F("leads_created") + counts["leads"],
-                )
+            self.now = timezone.now()
+            if workers == 1:
+                with tenant_context(job.organization_id), connection.cursor() as cursor:
+                    self._settings(cursor)
+                    cursor.execute(f"TRUNCATE {self.rows}")
+                    self._typed(cursor, 0, start=start, stop=stop, parts=1)
+                    self._companies(cursor)
+                    counts = self._partition(cursor, 0)
+                    self._progress_save(counts, stop)
+                    committing = time.monotonic()
+                self._time_add("commit", committing)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"TRUNCATE {self.rows}")
+                self._parallel(workers, partial(self._typed, start=start, stop=stop, parts=workers))
+                with tenant_context(job.organization_id), connection.cursor() as cursor:
+                    self._settings(cursor)
+                    self._companies(cursor)
+                results = self._parallel(workers, self._partition)
+                counts = {key: sum(r[key] for r in results) for key in results[0]}
+                with tenant_context(job.organization_id):
+                    self._progress_save(counts, stop)
             if self.progress is not None:
                 self.progress(stop - start)
             start = stop
+        self._search_index_merge()
+
+    def _progress_save(self, counts: dict[str, int], stop: int) -> None:
+        ImportJob.objects.filter(pk=self.job.pk).update(
+            processed_rows=stop,
+            created_count=F("created_count") + counts["created"],
+            updated_count=F("updated_count") + counts["updated"],
+            rejected_count=F("rejected_count") + counts["rejected"],
+            leads_created=F("leads_created") + counts["leads"],
+        )
+
+    @staticmethod
+    def _settings(cursor: Any) -> None:
+        cursor.execute("SELECT set_config('work_mem', '256MB', true)")
+        # New search-index entries wait in the index's pending list; _search_index_merge merges them.
+        cursor.execute("SELECT set_config('gin_pending_list_limit', '1048576', true)")
+
+    def _parallel(self, workers: int, work: Callable[[Any, int], Any]) -> list[Any]:
+        """`work(cursor, part)` for each partition in its own thread, connection and tenant transaction;
+        the first failure is raised once every thread has finished."""
+        results: list[Any] = [None] * workers
+        errors: list[BaseException] = []
+        organization_id = self.job.organization_id
+
+        def target(part: int) -> None:
+            try:
+                with connection.cursor() as cursor:
+                    temp_buffers_raise(cursor, "256MB")
+                with tenant_context(organization_id), connection.cursor() as cursor:
+                    self._settings(cursor)
+                    results[part] = work(cursor, part)
+                    committing = time.monotonic()
+                self._time_add("commit", committing)
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=target, args=(part,), name=f"import-{part}") for part in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+    def _search_index_merge(self) -> None:
+        began = time.monotonic()
+        with tenant_context(self.job.organization_id), connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [SEARCH_INDEX])
+            if cursor.fetchone()[0] is not None:
+                cursor.execute(f"SELECT gin_clean_pending_list('{SEARCH_INDEX}'::regclass)")
+        self.timings["search index"] = time.monotonic() - began
 
     def _timed(self, cursor: Any, name: str, sql: str, params: dict[str, Any] | None = None) -> int:
         began = time.monotonic()
-        cursor.execute(sql, params or {})
-        self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - began
+        cursor.execute(self._sql(sql), params or {})
+        self._time_add(name, began)
         return int(cursor.rowcount or 0)
+
+    def _time_add(self, name: str, began: float) -> None:
+        elapsed = time.monotonic() - began
+        with _TIMINGS_LOCK:
+            self.timings[name] = self.timings.get(name, 0.0) + elapsed
+
+    def _rows_table_create(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.rows}")
+            cursor.execute(
+                self._sql(f"CREATE UNLOGGED TABLE {self.rows} AS {self._rows_sql()} WITH NO DATA"),
+                {"start": 0, "stop": 0, "part": 0, "parts": 1},
+            )
 
     def _rows_sql(self) -> str:
         spec = self.spec
@@ -223,10 +351,10 @@ class PostgresImport(Loader):
         # OFFSET 0 fences keep PostgreSQL from inlining the subqueries: every cell is trimmed once, and
         # every row's checks run once, not again for each later reference.
         return f"""
-            CREATE TEMP TABLE imp_rows ON COMMIT DROP AS
             SELECT s.*, lower(s.email) AS email_norm,
                    CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, lower(s.email) ORDER BY s.rn) END
                        AS occ,
+                   %(part)s::int AS part,
                    NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created
             FROM (
                 SELECT e.*, cardinality(e.errors) = 0 AS ok FROM (
@@ -235,22 +363,44 @@ class PostgresImport(Loader):
                         SELECT rn, bad, {cells} FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s OFFSET 0
                     ) t
                     WHERE {not_blank}
+                      AND (%(parts)s = 1
+                           OR mod(abs(hashtext(lower({identity}))::bigint), %(parts)s) = %(part)s)
                     OFFSET 0
                 ) e
             ) s"""
 
-    def _chunk(self, cursor: Any, start: int, stop: int, reason_file: str) -> dict[str, int]:
-        org, job = self.job.organization_id, self.job
-        now = timezone.now()
-        params: dict[str, Any] = {"org": org, "start": start, "stop": stop, "now": now, "job": job.pk}
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        return {"org": self.job.organization_id, "now": self.now, "job": self.job.pk, **extra}
+
+    def _typed(self, cursor: Any, part: int, *, start: int, stop: int, parts: int) -> None:
+        """Phase A: the range's rows of partition `part`, trimmed, typed and checked."""
+        self._timed(
+            cursor,
+            "rows",
+            f"INSERT INTO imp_rows {self._rows_sql()}",
+            self._params(start=start, stop=stop, part=part, parts=parts),
+        )
+
+    def _companies(self, cursor: Any) -> None:
+        """Phase B: the range's companies, over every partition in file order."""
+        # The staging tables get statistics only from ANALYZE; without them the joins below become
+        # nested loops over the whole range.
+        self._timed(
+            cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, part, company, company_domain)"
+        )
+        if not self.spec.has_company:
+            return
         cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
-        self._timed(cursor, "rows", self._rows_sql(), params)
-        # Temporary tables get no statistics by themselves; without them the joins below become nested
-        # loops over the whole chunk.
-        self._timed(cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, company, company_domain)", {})
-        if self.spec.has_company:
-            self._companies(cursor, params)
-        cursor.execute("SELECT coalesce(max(occ), 0) FROM imp_rows")
+        for name, sql in COMPANY_STEPS:
+            self._timed(cursor, f"companies {name}", sql, self._params())
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+
+    def _partition(self, cursor: Any, part: int) -> dict[str, int]:
+        """Phase C: contacts, leads and refused rows of one partition."""
+        job = self.job
+        params = self._params(part=part)
+        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        cursor.execute(self._sql("SELECT coalesce(max(occ), 0) FROM imp_rows WHERE part = %(part)s"), params)
         passes = int(cursor.fetchone()[0])
         for occurrence in range(1, passes + 1):
             self._timed(
@@ -259,11 +409,11 @@ class PostgresImport(Loader):
                 "CREATE TEMP TABLE imp_up (id bigint, email_normalized text, inserted boolean) ON COMMIT DROP"
                 if occurrence == 1
                 else "TRUNCATE imp_up",
-                {},
             )
             self._timed(cursor, "contacts", CONTACTS_SQL, {**params, "occ": occurrence})
-            self._timed(cursor, "contacts", "ANALYZE imp_up", {})
-            self._timed(cursor, "contacts link", CONTACTS_LINK_SQL, {"occ": occurrence})
+            self._timed(cursor, "contacts", "ANALYZE imp_up")
+            self._timed(cursor, "contacts link", CONTACTS_LINK_SQL, {**params, "occ": occurrence})
+        reason_file = sql_literal(f"Imported from {job.file_name}"[:500])
         if self.spec.stage_column is not None:
             header = self.spec.headers[self.spec.stage_column]
             known = "ARRAY[" + ", ".join(sql_literal(v) for v in self.spec.stage_map) + "]::text[]"
@@ -289,6 +439,7 @@ class PostgresImport(Loader):
             if "email" in self.spec.standard
             else "''"
         )
+        # A range run again after a stop (the worker was lost) does not report its rows twice.
         self._timed(
             cursor,
             "rejections",
@@ -297,21 +448,24 @@ class PostgresImport(Loader):
                                                email_normalized)
             SELECT %(org)s, %(job)s, r.rn, to_jsonb(r.errors), {values}, {email_norm}
             FROM imp_rows r JOIN imp_raw USING (rn)
-            WHERE cardinality(r.errors) > 0""",
+            WHERE r.part = %(part)s AND cardinality(r.errors) > 0
+              AND NOT EXISTS (
+                  SELECT 1 FROM leads_importrejection x
+                  WHERE x.organization_id = %(org)s AND x.job_id = %(job)s AND x.row_number = r.rn
+              )""",
             params,
         )
         cursor.execute(
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
-            "count(*) FILTER (WHERE cardinality(errors) > 0) FROM imp_rows"
+            self._sql(
+                "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
+                "count(*) FILTER (WHERE cardinality(errors) > 0) FROM imp_rows WHERE part = %(part)s"
+            ),
+            params,
         )
         created, updated, rejected = cursor.fetchone()
-        # ON COMMIT DROP does not fire when the chunk runs inside an enclosing transaction (a savepoint).
+        # ON COMMIT DROP does not fire when the range runs inside an enclosing transaction (a savepoint).
         cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         return {"created": created, "updated": updated, "rejected": rejected, "leads": leads}
-
-    def _companies(self, cursor: Any, params: dict[str, Any]) -> None:
-        for name, sql in COMPANY_STEPS:
-            self._timed(cursor, f"companies {name}", sql, params)
 
 
 COMPANY_KEY = (
@@ -426,22 +580,25 @@ CONTACTS_SQL = f"""
                left(lower(concat_ws(' ', nullif(r.first_name, ''), nullif(r.last_name, ''), r.email_norm,
                     (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
                %(now)s, %(now)s
-        FROM imp_rows r WHERE r.occ = %(occ)s
+        FROM imp_rows r WHERE r.part = %(part)s AND r.occ = %(occ)s
         ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
             {_FILL},
             company_id = coalesce(EXCLUDED.company_id, leads_contact.company_id),
             custom = leads_contact.custom || EXCLUDED.custom,
+            -- CASE, not coalesce: under row-level security PostgreSQL uses the primary key only for
+            -- expressions it knows cannot leak, and it does not count coalesce among them.
             search_text = left(lower(concat_ws(' ', {_merged("first_name")}, {_merged("last_name")},
                 leads_contact.email_normalized,
                 (SELECT nullif(c.name, '') FROM leads_company c
-                 WHERE c.id = coalesce(EXCLUDED.company_id, leads_contact.company_id)))), 700),
+                 WHERE c.id = CASE WHEN EXCLUDED.company_id IS NOT NULL THEN EXCLUDED.company_id
+                                   ELSE leads_contact.company_id END))), 700),
             updated_at = EXCLUDED.updated_at
         RETURNING id, email_normalized, (xmax = 0) AS inserted
     )
     INSERT INTO imp_up SELECT id, email_normalized, inserted FROM up"""
 CONTACTS_LINK_SQL = """
     UPDATE imp_rows r SET contact_id = u.id, created = u.inserted
-    FROM imp_up u WHERE r.occ = %(occ)s AND r.email_norm = u.email_normalized"""
+    FROM imp_up u WHERE r.part = %(part)s AND r.occ = %(occ)s AND r.email_norm = u.email_normalized"""
 
 # A first journey for contacts without any lead, in the stage of their first row in the chunk. Each step
 # materialises what the next joins, with statistics, so the planner hashes instead of looping.
@@ -451,7 +608,7 @@ LEADS_STEPS: list[tuple[str, str]] = [
         """
         CREATE TEMP TABLE imp_first ON COMMIT DROP AS
         SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw
-        FROM imp_rows WHERE contact_id IS NOT NULL ORDER BY contact_id, rn""",
+        FROM imp_rows WHERE part = %(part)s AND contact_id IS NOT NULL ORDER BY contact_id, rn""",
     ),
     ("leads analyze", "ANALYZE imp_first"),
     ("leads new", "CREATE TEMP TABLE imp_new (id bigint, contact_id bigint) ON COMMIT DROP"),

@@ -245,13 +245,13 @@ def import_job_run(
         job.save(update_fields=["status", "started_at"])
     source = path or (import_directory() / job.stored_path)
     began = time.monotonic()
+    loader: PostgresImport | OrmImport | None = None
     try:
         if not source.exists():
             raise ValidationError({"file": ["The uploaded file is no longer available; upload it again."]})
         with tenant_context(organization_id):
             spec = job_spec(job)
         shape = _shape(job)
-        loader: PostgresImport | OrmImport
         if connection.vendor == "postgresql":
             loader = PostgresImport(job=job, spec=spec, path=source, shape=shape, progress=progress)
             total = loader.stage()
@@ -294,9 +294,8 @@ def import_job_run(
         _stored_file_delete(job)
         raise
     finally:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS imp_raw")
+        if isinstance(loader, PostgresImport):
+            loader.drop()
     with tenant_context(organization_id):
         job.refresh_from_db()
         job.status = ImportStatus.DONE

@@ -243,3 +243,86 @@ def test_summary_text_output(org, tmp_path):
     text = out.getvalue()
     assert "7 rows, 4 created, 1 updated, 1 rejected; 4 leads created." in text
     assert "rejected: 1 x email" in text
+
+
+def _bulk_csv(rows: int) -> str:
+    """Repeated emails (in any case and spacing) far apart, companies shared by many rows, bad rows."""
+    lines = ["email,first_name,last_name,company,domain,industry,plan,outcome"]
+    for n in range(rows):
+        person = n % (rows // 3)
+        email = f" Person{person}@Example.com" if n % 2 else f"person{person}@example.com"
+        if n % 37 == 0:
+            email = f"broken-{n}"
+        first = f"First{n}" if n % 5 else ""
+        industry = ["", "Software", "Retail"][n % 3]
+        lines.append(
+            f"{email},{first},Last{n},Company {n % 11},{'' if n % 4 else f'c{n % 11}.example'},{industry},"
+            f"{['free', 'pro'][n % 2]},{['won', 'lost', ''][n % 3]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _state(org: Any) -> dict[str, Any]:
+    with tenant_context(org):
+        contacts = {
+            c.email_normalized: (
+                c.first_name,
+                c.last_name,
+                c.custom,
+                c.company.name if c.company else None,
+                c.search_text,
+            )
+            for c in Contact.objects.select_related("company")
+        }
+        companies = sorted((c.name, c.domain, c.industry) for c in Company.objects.all())
+        stages = sorted((x.contact.email_normalized, x.stage) for x in Lead.objects.select_related("contact"))
+        rejected = sorted(ImportRejection.objects.values_list("row_number", flat=True))
+        changes = StageChange.objects.count()
+    return {
+        "contacts": contacts,
+        "companies": companies,
+        "stages": stages,
+        "rejected": rejected,
+        "changes": changes,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_partitions_give_the_same_rows_as_one_worker(
+    org, other_org, tmp_path, settings, monkeypatch
+):
+    """On PostgreSQL, outside a transaction, contacts are imported by several connections at once, each
+    owning the emails that hash to it; the result must be exactly the one-worker result."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the partitioned import runs on PostgreSQL")
+    import threading
+
+    from leads.imports import loader_pg
+
+    monkeypatch.setattr(loader_pg, "CHUNK_ROWS", 150)
+    seen: set[str] = set()
+    partition = loader_pg.PostgresImport._partition
+
+    def spy(self: Any, cursor: Any, part: int) -> dict[str, int]:
+        seen.add(threading.current_thread().name)
+        return partition(self, cursor, part)
+
+    monkeypatch.setattr(loader_pg.PostgresImport, "_partition", spy)
+    text = _bulk_csv(600)
+    settings.IMPORT_WORKERS = 1
+    one = run(org, tmp_path, text, "--custom-fields", "auto", *STAGES, name="one.csv")
+    assert seen == {threading.current_thread().name}
+    seen.clear()
+    settings.IMPORT_WORKERS = 2
+    two = run(other_org, tmp_path, text, "--custom-fields", "auto", *STAGES, name="two.csv")
+    assert seen == {"import-0", "import-1"}
+    assert {k: one[k] for k in ("created", "updated", "rejected", "leads_created")} == {
+        k: two[k] for k in ("created", "updated", "rejected", "leads_created")
+    }
+    assert (one["created"], one["rejected"]) == (200, 17)
+    assert _state(org) == _state(other_org)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'import\\_r%%'")
+        assert cursor.fetchone()[0] == 0, "staging tables are dropped after the run"

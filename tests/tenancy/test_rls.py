@@ -183,6 +183,37 @@ def test_a_relation_cannot_point_into_another_tenant(both: tuple[TenantData, Ten
             )
 
 
+def test_the_composite_key_replaces_the_plain_one_and_refuses_a_missing_row(
+    both: tuple[TenantData, TenantData],
+) -> None:
+    """Each relation between tenant tables is held by its composite key alone (Django's single-column
+    key, which it implies, is dropped), and that key refuses an id that exists nowhere."""
+    ours, _ = both
+    relations = _tenant_relations()
+    with connection.cursor() as cursor:
+        for model, model_field in relations:
+            cursor.execute(
+                """
+                SELECT count(*) FILTER (WHERE cardinality(c.conkey) = 1),
+                       count(*) FILTER (WHERE cardinality(c.conkey) = 2)
+                FROM pg_constraint c
+                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+                WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND a.attname = %s""",
+                [model._meta.db_table, model_field.column],
+            )
+            plain, composite = cursor.fetchone()
+            assert (plain, composite) == (0, 1), (
+                f"{model.__name__}.{model_field.name}: {plain} plain, {composite}"
+            )
+    with tenant_context(ours.organization):
+        for model, model_field in relations:
+            error = _refused(
+                f'UPDATE "{model._meta.db_table}" SET "{model_field.column}" = %s WHERE id = %s',
+                [10**12, ours.rows[model].pk],
+            )
+            assert "same_org_fk" in error, f"{model.__name__}.{model_field.name}: {error}"
+
+
 def test_the_same_relation_within_the_tenant_is_accepted(both: tuple[TenantData, TenantData]) -> None:
     ours, _ = both
     with tenant_context(ours.organization):
@@ -219,7 +250,7 @@ def test_installing_a_tenant_key_checks_the_rows_stored_before_it(
         )
         (composite,) = cursor.fetchone()
         cursor.execute(f'ALTER TABLE leads_lead DROP CONSTRAINT "{composite}"')
-        # The plain key still holds (the contact exists), only in the wrong tenant.
+        # With the composite key gone nothing stops a contact of the wrong tenant.
         cursor.execute(
             "UPDATE leads_lead SET contact_id = %s WHERE id = %s",
             [theirs.rows[Contact].pk, ours.rows[Lead].pk],
