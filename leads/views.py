@@ -43,6 +43,7 @@ from leads.models import (
     StageChange,
     Touchpoint,
 )
+from leads.models_forms import ConsentRecord
 from leads.rows import LEAD_ROW_FIELDS, lead_rows_html
 from leads.services import (
     custom_field_create,
@@ -50,10 +51,13 @@ from leads.services import (
     lead_change_stage,
     leads_bulk_change_stage,
 )
+from leads.webforms.consent import consents_for
+from leads.webforms.forms import ContactConsentForm
 
 CUSTOM_FIELD_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MARKETER)
 LEAD_PAGE_SIZE = 50
 TOUCHPOINT_PAGE_SIZE = 20
+CONSENT_HISTORY_SIZE = 10
 # Past this many matches the list says "1,000+": counting every match of a million-lead tenant on each
 # page view would cost more than the page itself.
 COUNT_CAP = 1000
@@ -326,6 +330,11 @@ def _lead_detail_context(request: HttpRequest, lead: Lead, stage_form: StageChan
         "funnel_path": [(s, Stage(s).label) for s in FUNNEL_STAGES],
         "funnel_reached": FUNNEL_STAGES.index(lead.stage) if lead.stage in FUNNEL_STAGES else -1,
         "boolean_type": CustomFieldType.BOOLEAN,
+        "consents": list(consents_for(lead.contact).values()),
+        "consent_history": ConsentRecord.objects.filter(contact=lead.contact)
+        .select_related("form")
+        .order_by("-recorded_at", "-id")[:CONSENT_HISTORY_SIZE],
+        "consent_form": ContactConsentForm(),
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from leads.models import CustomField
-from leads.models_forms import ConsentPurpose, Form, FormField, FormStatus, SubmissionStatus
+from leads.models_forms import ConsentChange, ConsentPurpose, Form, FormField, FormStatus, SubmissionStatus
 from leads.webforms.schema import target_choices
 
 
@@ -149,6 +149,26 @@ class ConsentForm(forms.Form):
         "given keeps the version that was shown.",
     )
     required = forms.BooleanField(required=False, label="Required to submit")
+
+
+class ContactConsentForm(forms.Form):
+    """Consent a contact gave or withdrew outside a form (on the phone, by email, in person)."""
+
+    purpose = forms.ChoiceField(choices=ConsentPurpose.choices)
+    status = forms.ChoiceField(choices=ConsentChange.choices, label="Consent")
+    text = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="What they agreed to",
+        help_text="The exact wording the person agreed to; required when consent is given.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("status") == ConsentChange.GRANTED and not (data.get("text") or "").strip():
+            self.add_error("text", "Say what the person agreed to: the consent text is the proof.")
+        return data
 
 
 class SubmissionFilterForm(forms.Form):

@@ -25,6 +25,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="form-consent-remove",
     ),
     path("forms/<int:pk>/submissions/", views.form_submissions, name="form-submissions"),
+    path("contacts/<int:pk>/consent/", views.contact_consent_view, name="contact-consent"),
     path(
         "forms/<int:pk>/submissions/<int:form_submission_pk>/release/",
         views.form_submission_release_view,

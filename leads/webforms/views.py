@@ -16,9 +16,24 @@ from leadhub.tenancy.forms import service_errors_to_form
 from leadhub.tenancy.models import AuditLog, Role
 from leadhub.tenancy.services import Actor
 from leadhub.tenancy.views import KeysetOrder, keyset_page, member_required
-from leads.models_forms import ConsentPurpose, Form, FormField, FormSubmission, SubmissionStatus
-from leads.webforms import selectors, services
-from leads.webforms.forms import ConsentForm, FormFieldForm, FormSettingsForm, SubmissionFilterForm
+from leads.models import Contact
+from leads.models_forms import (
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
+    Form,
+    FormField,
+    FormSubmission,
+    SubmissionStatus,
+)
+from leads.webforms import consent, selectors, services
+from leads.webforms.forms import (
+    ConsentForm,
+    ContactConsentForm,
+    FormFieldForm,
+    FormSettingsForm,
+    SubmissionFilterForm,
+)
 from leads.webforms.public_views import form_html
 from leads.webforms.schema import definition_build
 
@@ -299,3 +314,48 @@ def form_submission_release_view(request: HttpRequest, pk: int, form_submission_
     else:
         messages.success(request, "Submission released: its lead is being captured.")
     return redirect("form-submissions", pk=form.pk)
+
+
+# --- a contact's consent, from the lead page ----------------------------------------------------------
+
+CONSENT_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER, Role.SALES_REP)
+
+
+@for_model(Contact)
+@member_required(*CONSENT_ROLES)
+@require_POST
+def contact_consent_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record consent given or withdrawn by the person outside a form (source: dashboard, audited)."""
+    contact = get_object_or_404(Contact, pk=pk)
+    lead = (
+        contact.leads.filter(pk=request.POST.get("lead") or 0).first()
+        or contact.leads.order_by("-is_current", "-journey").first()
+    )
+    back = redirect("lead-detail", pk=lead.pk) if lead else redirect("lead-list")
+    form = ContactConsentForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label or name if name in form.fields else 'Consent'}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        )
+        messages.error(request, f"Consent not recorded. {problems}")
+        return back
+    data = form.cleaned_data
+    actor = Actor.from_request(request)
+    label = ConsentPurpose(data["purpose"]).label
+    if data["status"] == ConsentStatus.WITHDRAWN:
+        consent.consent_withdraw(
+            contact=contact, purpose=data["purpose"], source=ConsentSource.DASHBOARD, actor=actor
+        )
+        messages.success(request, f"{label}: consent withdrawn.")
+    else:
+        consent.consent_record(
+            contact=contact,
+            purpose=data["purpose"],
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.DASHBOARD,
+            text=data["text"].strip(),
+            actor=actor,
+        )
+        messages.success(request, f"{label}: consent recorded.")
+    return back

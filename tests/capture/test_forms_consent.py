@@ -162,3 +162,65 @@ def test_the_consents_api_records_lists_and_withdraws(
         "/api/v1/consents/", {"contact": contact.pk, "purpose": "spam", "status": "granted"}, format="json"
     )
     assert bad.status_code == 400 and "purpose" in bad.json()["error"]["fields"]
+
+
+# --- the lead page's consent panel --------------------------------------------------------------------
+
+
+def test_lead_page_shows_consent_per_purpose_with_source_time_and_text(
+    org: Organization, admin_client: Any
+) -> None:
+    from tests.factories import LeadFactory
+
+    with tenant_context(org):
+        lead = LeadFactory(contact__organization=org)
+        consent_record(
+            contact=lead.contact,
+            purpose="marketing_email",
+            source=ConsentSource.API,
+            text="<b>Send me</b> the newsletter",
+            actor=ACTOR,
+        )
+    page = admin_client.get(f"/leads/{lead.pk}/").content.decode()
+    panel = page[page.index('id="consent"') :]
+    assert "Granted" in panel and "API" in panel and "Never asked" in panel
+    assert "&lt;b&gt;Send me&lt;/b&gt; the newsletter" in panel and "<b>Send me" not in panel
+
+
+def test_dashboard_records_and_withdraws_consent_audited(
+    org: Organization, sales_rep: Any, other_admin_client: Any
+) -> None:
+    from tests.conftest import login
+    from tests.factories import LeadFactory
+
+    with tenant_context(org):
+        lead = LeadFactory(contact__organization=org)
+    client = login(sales_rep, org)
+    url = f"/contacts/{lead.contact_id}/consent/"
+    # Consent given needs the words agreed to; nothing is stored without them.
+    response = client.post(
+        url, {"purpose": "sales_contact", "status": "granted", "lead": lead.pk}, follow=True
+    )
+    assert "Consent not recorded" in response.content.decode() and "agreed to" in response.content.decode()
+    with tenant_context(org):
+        assert not ConsentRecord.objects.exists()
+    client.post(
+        url,
+        {"purpose": "sales_contact", "status": "granted", "text": "Call me about a demo.", "lead": lead.pk},
+    )
+    response = client.post(url, {"purpose": "sales_contact", "status": "withdrawn", "lead": lead.pk})
+    assert response.status_code == 302 and response["Location"] == f"/leads/{lead.pk}/"
+    with tenant_context(org):
+        records = list(ConsentRecord.objects.order_by("id").values_list("status", "source", "text"))
+        assert records == [
+            ("granted", "dashboard", "Call me about a demo."),
+            ("withdrawn", "dashboard", ""),
+        ]
+        assert consents_for(lead.contact)["sales_contact"].status == ConsentStatus.WITHDRAWN
+        assert AuditLog.objects.filter(action__in=["consent.granted", "consent.withdrawn"]).count() == 2
+    # Bad choices are refused by name; another organization cannot reach this contact.
+    response = client.post(url, {"purpose": "spam", "status": "granted", "text": "x"}, follow=True)
+    assert "Purpose" in response.content.decode()
+    assert other_admin_client.post(url, {"purpose": "tracking", "status": "withdrawn"}).status_code == 404
+    with tenant_context(org):
+        assert ConsentRecord.objects.count() == 2
