@@ -327,15 +327,15 @@ CONSENT_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER,
 def contact_consent_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Record consent given or withdrawn by the person outside a form (source: dashboard, audited)."""
     contact = get_object_or_404(Contact, pk=pk)
-    lead = (
-        contact.leads.filter(pk=request.POST.get("lead") or 0).first()
-        or contact.leads.order_by("-is_current", "-journey").first()
-    )
+    wanted = request.POST.get("lead", "")
+    lead = contact.leads.filter(pk=int(wanted)).first() if wanted.isdigit() else None
+    lead = lead or contact.leads.order_by("-is_current", "-journey").first()
     back = redirect("lead-detail", pk=lead.pk) if lead else redirect("lead-list")
     form = ContactConsentForm(request.POST)
     if not form.is_valid():
         problems = "; ".join(
-            f"{form.fields[name].label or name if name in form.fields else 'Consent'}: {' '.join(errors)}"
+            f"{form.fields[name].label or name if name in form.fields else 'Consent'}: "
+            + " ".join(str(error) for error in errors)
             for name, errors in form.errors.items()
         )
         messages.error(request, f"Consent not recorded. {problems}")
