@@ -355,7 +355,8 @@ class PostgresImport(Loader):
                    CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, lower(s.email) ORDER BY s.rn) END
                        AS occ,
                    %(part)s::int AS part,
-                   NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created
+                   NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created,
+                   NULL::bigint AS new_contact_id, NULL::bigint AS new_lead_id
             FROM (
                 SELECT e.*, cardinality(e.errors) = 0 AS ok FROM (
                     SELECT rn, {", ".join(selects)}, {error_array} AS errors
@@ -382,18 +383,20 @@ class PostgresImport(Loader):
         )
 
     def _companies(self, cursor: Any) -> None:
-        """Phase B: the range's companies, over every partition in file order."""
+        """Phase B: the range's companies, over every partition in file order; and the ids of the
+        contacts and leads it will create, taken in file order too, so that the partitions' concurrent
+        inserts still number them as the file runs (a file in time order keeps it in (created_at, id))."""
         # The staging tables get statistics only from ANALYZE; without them the joins below become
         # nested loops over the whole range.
         self._timed(
             cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, part, company, company_domain)"
         )
-        if not self.spec.has_company:
-            return
-        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
-        for name, sql in COMPANY_STEPS:
-            self._timed(cursor, f"companies {name}", sql, self._params())
-        cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        if self.spec.has_company:
+            cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+            for name, sql in COMPANY_STEPS:
+                self._timed(cursor, f"companies {name}", sql, self._params())
+            cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        self._timed(cursor, "ids", IDS_SQL, self._params())
 
     def _partition(self, cursor: Any, part: int) -> dict[str, int]:
         """Phase C: contacts, leads and refused rows of one partition."""
@@ -558,6 +561,25 @@ COMPANY_STEPS: list[tuple[str, str]] = [
     ),
 ]
 
+# Ids for the range's new contacts (the first row of an email not yet stored) and their first leads, in
+# file order. A contact stored meanwhile by someone else makes its row an update; its ids go unused.
+IDS_SQL = """
+    UPDATE imp_rows r
+    SET new_contact_id = n.contact_id, new_lead_id = n.lead_id
+    FROM (
+        SELECT o.rn, nextval(pg_get_serial_sequence('leads_contact', 'id')) AS contact_id,
+               nextval(pg_get_serial_sequence('leads_lead', 'id')) AS lead_id
+        FROM (
+            SELECT f.rn FROM imp_rows f
+            WHERE f.occ = 1
+              AND NOT EXISTS (SELECT 1 FROM leads_contact c
+                              WHERE c.organization_id = %(org)s AND c.email_normalized = f.email_norm)
+            ORDER BY f.rn
+            OFFSET 0
+        ) o
+    ) n
+    WHERE r.rn = n.rn"""
+
 _FILL = ", ".join(
     f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END"
     for c in CONTACT_COLUMNS
@@ -573,9 +595,10 @@ def _merged(column: str) -> str:
 
 CONTACTS_SQL = f"""
     WITH up AS (
-        INSERT INTO leads_contact (organization_id, email, email_normalized, {", ".join(CONTACT_COLUMNS)},
+        INSERT INTO leads_contact (id, organization_id, email, email_normalized, {", ".join(CONTACT_COLUMNS)},
                                    company_id, custom, search_text, created_at, updated_at)
-        SELECT %(org)s, r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, r.company_id,
+        SELECT coalesce(r.new_contact_id, nextval(pg_get_serial_sequence('leads_contact', 'id'))), %(org)s,
+               r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, r.company_id,
                r.custom,
                left(lower(concat_ws(' ', nullif(r.first_name, ''), nullif(r.last_name, ''), r.email_norm,
                     (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
@@ -607,7 +630,7 @@ LEADS_STEPS: list[tuple[str, str]] = [
         "leads firsts",
         """
         CREATE TEMP TABLE imp_first ON COMMIT DROP AS
-        SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw
+        SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw, new_lead_id
         FROM imp_rows WHERE part = %(part)s AND contact_id IS NOT NULL ORDER BY contact_id, rn""",
     ),
     ("leads analyze", "ANALYZE imp_first"),
@@ -616,12 +639,13 @@ LEADS_STEPS: list[tuple[str, str]] = [
         "leads insert",
         """
         WITH new AS (
-            INSERT INTO leads_lead (organization_id, contact_id, stage, owner_id, score, grade,
+            INSERT INTO leads_lead (id, organization_id, contact_id, stage, owner_id, score, grade,
                                     source_channel, campaign_id, first_touch_at, first_touch_channel,
                                     first_touch_campaign_id, first_touch_url, last_touch_at, budget,
                                     authority, need, timing, journey, is_current, stage_changed_at,
                                     created_at, updated_at)
-            SELECT %(org)s, f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
+            SELECT coalesce(f.new_lead_id, nextval(pg_get_serial_sequence('leads_lead', 'id'))), %(org)s,
+                   f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
                    '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
             FROM imp_first f
             WHERE NOT EXISTS (SELECT 1 FROM leads_lead l WHERE l.contact_id = f.contact_id)

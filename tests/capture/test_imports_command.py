@@ -323,6 +323,18 @@ def test_parallel_partitions_give_the_same_rows_as_one_worker(
     }
     assert (one["created"], one["rejected"]) == (200, 17)
     assert _state(org) == _state(other_org)
+    # New contacts and their leads are numbered in the file's order, whichever connection stored them.
+    for organization in (org, other_org):
+        with tenant_context(organization):
+            emails = list(Contact.objects.order_by("id").values_list("email_normalized", flat=True))
+            by_lead = list(Lead.objects.order_by("id").values_list("contact_id", flat=True))
+        first_rows = {}
+        for n, line in enumerate(text.splitlines()[1:]):
+            email = line.split(",")[0].strip().lower()
+            if "@" in email:
+                first_rows.setdefault(email, n)
+        assert emails == sorted(first_rows, key=first_rows.__getitem__)
+        assert by_lead == sorted(by_lead)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'import\\_r%%'")
         assert cursor.fetchone()[0] == 0, "staging tables are dropped after the run"
