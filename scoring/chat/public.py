@@ -15,6 +15,7 @@ flow (429 with Retry-After), and carries a honeypot; POSTs honour Idempotency-Ke
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,9 +30,10 @@ from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
+from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.errors import json_error
 from leadhub.tenancy.models import PublicKeyKind
-from leadhub.tenancy.public import by_public_key, public_endpoint
+from leadhub.tenancy.public import by_public_key, public_endpoint, public_key_resolve
 from leadhub.tenancy.throttling import rate_limit_hit
 from leads.tracking.services import host_allowed, url_host
 from leads.webforms.guard import client_ip, ip_hash
@@ -224,6 +226,28 @@ def state_public(state: State, flow: ChatFlow) -> dict[str, Any]:
     }
 
 
+def _replays_readable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An Idempotency-Key replay is answered before the view runs (leadhub.tenancy.public), without the
+    CORS headers the first answer had: add them, for the flow's websites only, so the widget can read
+    the replay of a message whose first answer it lost."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.get("Idempotent-Replayed") != "true" or not _origin(request):
+            return response
+        found = public_key_resolve(PublicKeyKind.CHAT, str(kwargs.get("key") or ""))
+        if found is None:
+            return response
+        with tenant_context(found.organization_id):
+            flow = ChatFlow.objects.filter(pk=found.object_id).first()
+            if flow is not None and _origin_allowed(request, flow):
+                _cors(request, response)
+        return response
+
+    return wrapper
+
+
 # --- views ----------------------------------------------------------------------------------------
 
 
@@ -261,6 +285,7 @@ def flow_public(request: HttpRequest, key: str) -> HttpResponse:
     return _guarded(request, handle, live=False)
 
 
+@_replays_readable
 @public_endpoint(by_public_key(PublicKeyKind.CHAT), reason=REASON)
 @require_http_methods(["POST", "OPTIONS"])
 def conversation_start_view(request: HttpRequest, key: str) -> HttpResponse:
@@ -290,6 +315,7 @@ def conversation_view(request: HttpRequest, key: str, token: str) -> HttpRespons
     return _guarded(request, handle, live=False)
 
 
+@_replays_readable
 @public_endpoint(by_public_key(PublicKeyKind.CHAT), reason=REASON)
 @require_http_methods(["POST", "OPTIONS"])
 def answer_view(request: HttpRequest, key: str, token: str) -> HttpResponse:
@@ -309,6 +335,7 @@ def answer_view(request: HttpRequest, key: str, token: str) -> HttpResponse:
     return _guarded(request, handle)
 
 
+@_replays_readable
 @public_endpoint(by_public_key(PublicKeyKind.CHAT), reason=REASON)
 @require_http_methods(["POST", "OPTIONS"])
 def meeting_view(request: HttpRequest, key: str, token: str) -> HttpResponse:
@@ -337,6 +364,7 @@ def meeting_view(request: HttpRequest, key: str, token: str) -> HttpResponse:
     return _guarded(request, handle)
 
 
+@_replays_readable
 @public_endpoint(by_public_key(PublicKeyKind.CHAT), reason=REASON)
 @require_http_methods(["POST", "OPTIONS"])
 def handoff_view(request: HttpRequest, key: str, token: str) -> HttpResponse:

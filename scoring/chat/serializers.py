@@ -30,6 +30,10 @@ class ConditionSerializer(serializers.Serializer):
         child=serializers.JSONField(), required=False, max_length=50, help_text="Options, numbers, or yes/no."
     )
 
+    def to_representation(self, instance: Any) -> Any:
+        # A question asked always stores {} as its condition: shown as null.
+        return super().to_representation(instance) if instance else None
+
 
 class ChatQuestionSerializer(serializers.ModelSerializer):
     key = serializers.CharField(max_length=60)
@@ -63,11 +67,6 @@ class ChatQuestionSerializer(serializers.ModelSerializer):
             "position",
         ]
         read_only_fields = ["id", "position"]
-
-    def to_representation(self, instance: ChatQuestion) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["ask_if"] = instance.ask_if or None
-        return data
 
 
 class ChatFlowOutputSerializer(serializers.ModelSerializer):
