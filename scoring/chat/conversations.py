@@ -139,7 +139,7 @@ def answer_record(
     decide the qualification when it was the last one. A repeat of an answer already given (a retry)
     changes nothing and answers with the same state."""
     with transaction.atomic():
-        session = ChatSession.objects.select_for_update().select_related("flow").get(pk=session.pk)
+        session = ChatSession.objects.select_for_update(of=("self",)).select_related("flow").get(pk=session.pk)
         flow = session.flow
         state = state_of(session)
         question = next((q for q in state.questions if q.key == question_key), None)
@@ -293,7 +293,7 @@ def _lead_fill(session: ChatSession, flow: ChatFlow, answers: list[ChatAnswer]) 
 
 
 def _qualified(session: ChatSession) -> ChatSession:
-    locked = ChatSession.objects.select_for_update().select_related("flow", "lead").get(pk=session.pk)
+    locked = ChatSession.objects.select_for_update(of=("self",)).select_related("flow", "lead").get(pk=session.pk)
     if locked.status != SessionStatus.QUALIFIED or locked.lead is None:
         raise ConversationConflict("not_qualified", "Only a qualified conversation can go on to sales.")
     return locked
@@ -302,8 +302,9 @@ def _qualified(session: ChatSession) -> ChatSession:
 def meeting_request(
     *, session: ChatSession, day: Any, slot: Any, note: Any = "", visitor_timezone: Any = ""
 ) -> MeetingRequest:
-    """The qualified visitor's preferred day and time for a meeting: stored, and a "meeting
-    requested" touchpoint on the lead. Asked twice, the first request stands."""
+    """The qualified visitor's preferred day and time for a meeting: stored, a "meeting requested"
+    touchpoint on the lead, and the lead handed to sales (see `handoff`). Asked twice, the first
+    request stands."""
     errors: dict[str, list[str]] = {}
     today = timezone.localdate()
     try:
@@ -367,10 +368,22 @@ def meeting_request(
                 )
             ]
         )
+        # Sales must act on a meeting request: it is a hand-off too.
+        _promote(locked)
         locked.outcome = SessionOutcome.MEETING
         locked.updated_at = timezone.now()
         locked.save(update_fields=["outcome", "updated_at"])
     return meeting
+
+
+def _promote(session: ChatSession) -> bool:
+    """The qualified conversation's lead becomes an MQL, with the qualifying answers as the reason, if
+    it is cold or recycled; a lead already further on is never moved back."""
+    lead = Lead.objects.select_for_update().get(pk=session.lead_id)
+    if lead.stage not in HANDOFF_FROM:
+        return False
+    lead_change_stage(lead=lead, to_stage=Stage.MQL, actor=CHAT_ACTOR, reason=session.reason)
+    return True
 
 
 def handoff(*, session: ChatSession) -> tuple[ChatSession, bool]:
@@ -381,11 +394,7 @@ def handoff(*, session: ChatSession) -> tuple[ChatSession, bool]:
         locked = _qualified(session)
         if not locked.flow.offer_handoff:
             raise ConversationConflict("not_offered", "This chat does not hand over to sales.")
-        lead = Lead.objects.select_for_update().get(pk=locked.lead_id)
-        moved = False
-        if lead.stage in HANDOFF_FROM:
-            lead_change_stage(lead=lead, to_stage=Stage.MQL, actor=CHAT_ACTOR, reason=locked.reason)
-            moved = True
+        moved = _promote(locked)
         if locked.outcome != SessionOutcome.MEETING:
             locked.outcome = SessionOutcome.HANDOFF
         locked.updated_at = timezone.now()

@@ -71,7 +71,7 @@ def _touch(flow: ChatFlow, actor: Actor) -> None:
 
 def _lock(flow: ChatFlow) -> ChatFlow:
     """Serialise edits of one flow, and work on what is stored (the caller's copy may be stale)."""
-    ChatFlow.objects.select_for_update().filter(pk=flow.pk).exists()
+    list(ChatFlow.objects.select_for_update().filter(pk=flow.pk).values_list("pk", flat=True))
     flow.refresh_from_db()
     return flow
 

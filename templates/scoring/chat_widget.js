@@ -199,6 +199,13 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!input.value.trim()) { showProblem("Please type an answer first."); input.focus(); return; }
+      // The browser's own check first (LeadHub checks again): no round trip for a typo.
+      if (question.type === "email" && !input.checkValidity()) {
+        showProblem("Enter a valid email address."); input.focus(); return;
+      }
+      if (consent && !consent.checked) {
+        showProblem("Tick the box to agree before sending your email."); consent.focus(); return;
+      }
       send(input.value, consent ? { consent: consent.checked } : null);
     });
     return form;

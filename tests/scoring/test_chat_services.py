@@ -462,6 +462,9 @@ def test_a_meeting_request_is_stored_with_a_touchpoint_on_the_lead(org: Organiza
         assert touch.properties["status"] == "requested" and touch.properties["preferred_slot"] == "afternoon"
         session.refresh_from_db()
         assert session.outcome == SessionOutcome.MEETING
+        # Sales must act on it: the meeting request hands the lead over too, with the same reason.
+        change = StageChange.objects.get(lead_id=session.lead_id, to_stage=Stage.MQL)
+        assert change.rule == "chat" and change.reason == session.reason
 
 
 def test_a_conversation_marked_spam_never_reaches_a_lead(org: Organization) -> None:
