@@ -139,7 +139,9 @@ def answer_record(
     decide the qualification when it was the last one. A repeat of an answer already given (a retry)
     changes nothing and answers with the same state."""
     with transaction.atomic():
-        session = ChatSession.objects.select_for_update(of=("self",)).select_related("flow").get(pk=session.pk)
+        session = (
+            ChatSession.objects.select_for_update(of=("self",)).select_related("flow").get(pk=session.pk)
+        )
         flow = session.flow
         state = state_of(session)
         question = next((q for q in state.questions if q.key == question_key), None)
@@ -293,7 +295,9 @@ def _lead_fill(session: ChatSession, flow: ChatFlow, answers: list[ChatAnswer]) 
 
 
 def _qualified(session: ChatSession) -> ChatSession:
-    locked = ChatSession.objects.select_for_update(of=("self",)).select_related("flow", "lead").get(pk=session.pk)
+    locked = (
+        ChatSession.objects.select_for_update(of=("self",)).select_related("flow", "lead").get(pk=session.pk)
+    )
     if locked.status != SessionStatus.QUALIFIED or locked.lead is None:
         raise ConversationConflict("not_qualified", "Only a qualified conversation can go on to sales.")
     return locked

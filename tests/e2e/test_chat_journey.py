@@ -60,7 +60,11 @@ def _weekday() -> str:
 
 
 def test_a_visitor_answers_the_chat_on_a_customer_site_qualifies_and_requests_a_meeting(
-    page: Any, live_server: Any, customer_site: CustomerSite, browser_problems: BrowserProblems, tmp_path: Path
+    page: Any,
+    live_server: Any,
+    customer_site: CustomerSite,
+    browser_problems: BrowserProblems,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -68,10 +72,13 @@ def test_a_visitor_answers_the_chat_on_a_customer_site_qualifies_and_requests_a_
     assert origin.split("/")[2] != live_server.url.split("/")[2]  # another origin
     organization: Organization = OrganizationFactory(name="Acme Analytics", slug="acme")
     with tenant_context(organization):
-        site = tracking_site_create(name="acme.example", allowed_domains=["127.0.0.1"], actor=Actor.system("test"))
+        site = tracking_site_create(
+            name="acme.example", allowed_domains=["127.0.0.1"], actor=Actor.system("test")
+        )
     flow = build_flow(organization, allowed_domains=["127.0.0.1"])
     url = customer_site.write(
-        "pricing.html", PAGE.format(server=live_server.url, site_key=site.public_key, chat_key=flow.public_key)
+        "pricing.html",
+        PAGE.format(server=live_server.url, site_key=site.public_key, chat_key=flow.public_key),
     )
 
     # 1. An anonymous visit: the snippet records the page view.
