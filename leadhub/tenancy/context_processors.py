@@ -47,6 +47,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         main += [
             _item(request, "Forms", "form-list", "form"),
             _item(request, "Landing pages", "landing-pages", "globe"),
+            _item(request, "Chat flows", "chat-flow-list", "chat"),
         ]
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))

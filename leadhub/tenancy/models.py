@@ -231,6 +231,7 @@ class PublicKeyKind(models.TextChoices):
     LANDING_PAGE = "landing_page", "Landing page"
     AD_SOURCE = "ad_source", "Ad lead source"
     REFERRAL = "referral", "Referral link"
+    CHAT = "chat", "Chat flow"
 
 
 class PublicKey(models.Model):
