@@ -170,6 +170,10 @@ class AdSource(TenantModel):
     verify_token = models.CharField(max_length=100, editable=False)
     public_key = models.CharField(max_length=40, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
+    # Facebook's leadgen webhook names the lead without its answers; with a page access token the
+    # answers are read from the Graph API (the token is a credential: never shown back in full).
+    graph_token = models.CharField(max_length=500, blank=True)
+    graph_api_url = models.URLField(max_length=200, default="https://graph.facebook.com/v21.0")
     secret_rotated_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -192,6 +196,7 @@ class DeliveryStatus(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
     REJECTED = "rejected", "Rejected"
     IGNORED = "ignored", "Ignored"
+    FETCHING = "fetching", "Fetching the answers"
 
 
 class AdSourceDelivery(TenantModel):

@@ -8,11 +8,16 @@ so that the marketer sees what arrived and why something was refused.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +47,9 @@ from leads.services import COMPANY_FIELDS, CONTACT_FIELDS, lead_capture, touchpo
 LEAD_FIELDS = ("budget", "authority", "need", "timing")
 MAX_LEADS_PER_DELIVERY = 100
 MAX_FIELD_LENGTH = 2000
+GRAPH_TIMEOUT_SECONDS = 10
+GRAPH_MAX_BYTES = 1 << 20
+GRAPH_LEAD_FIELDS = "id,created_time,field_data,ad_id,adset_id,campaign_id,form_id"
 SIGNATURE_HEADERS: dict[str, str] = {
     AdSourceKind.FACEBOOK: "X-Hub-Signature-256",
     AdSourceKind.LINKEDIN: "X-LI-Signature",
@@ -293,6 +301,9 @@ def _secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+GRAPH_API_DEFAULT = "https://graph.facebook.com/v21.0"
+
+
 def _source_clean(source: AdSource) -> None:
     source.name = (source.name or "").strip()
     if not source.name:
@@ -303,6 +314,13 @@ def _source_clean(source: AdSource) -> None:
         raise ValidationError({"channel": ["Choose a channel."]})
     if not re.match(r"^[A-Za-z0-9-]{1,100}$", source.signature_header or ""):
         raise ValidationError({"signature_header": ["A header name: letters, digits and dashes."]})
+    url = urllib.parse.urlsplit(source.graph_api_url or "")
+    if url.scheme not in {"http", "https"} or not url.netloc or len(source.graph_api_url) > 200:
+        raise ValidationError(
+            {"graph_api_url": ["An http(s) address, like https://graph.facebook.com/v21.0."]}
+        )
+    if len(source.graph_token or "") > 500 or any(c.isspace() for c in source.graph_token or ""):
+        raise ValidationError({"graph_token": ["A page access token: up to 500 characters, no spaces."]})
     if AdSource.objects.filter(name=source.name).exclude(pk=source.pk).exists():
         raise ValidationError({"name": ["Another source has this name."]})
 
@@ -341,7 +359,8 @@ def ad_source_create(
 
 def ad_source_update(*, source: AdSource, data: Mapping[str, Any], actor: Actor) -> AdSource:
     before = {
-        f: getattr(source, f) for f in ("name", "channel", "campaign_id", "signature_header", "is_active")
+        f: getattr(source, f)
+        for f in ("name", "channel", "campaign_id", "signature_header", "is_active", "graph_api_url")
     }
     for name in ("name", "channel", "signature_header"):
         if name in data:
@@ -350,10 +369,19 @@ def ad_source_update(*, source: AdSource, data: Mapping[str, Any], actor: Actor)
         source.campaign = data["campaign"]
     if "is_active" in data:
         source.is_active = bool(data["is_active"])
+    if "graph_api_url" in data:
+        source.graph_api_url = str(data["graph_api_url"] or "").strip() or GRAPH_API_DEFAULT
+    token_changed = False
+    if data.get("graph_token_clear"):
+        token_changed, source.graph_token = bool(source.graph_token), ""
+    elif str(data.get("graph_token") or "").strip():
+        token_changed, source.graph_token = True, str(data["graph_token"]).strip()
     _source_clean(source)
     with transaction.atomic():
         source.save()
         changes = {k: [str(v), str(getattr(source, k))] for k, v in before.items() if v != getattr(source, k)}
+        if token_changed:
+            changes["graph_token"] = ["(hidden)", "set" if source.graph_token else "removed"]
         audit_record(actor=actor, action="ad_source.update", target=source, changes=changes)
     return source
 
@@ -458,10 +486,14 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in exc.messages]}
 
 
-def ad_leads_receive(*, source: AdSource, leads: list[AdLead]) -> list[AdSourceDelivery]:
+def ad_leads_receive(
+    *, source: AdSource, leads: list[AdLead], pending: AdSourceDelivery | None = None
+) -> list[AdSourceDelivery]:
     """Capture each lead of a delivery: contact and lead upserted, an ad-lead touchpoint with the ad's
     campaign, a delivery record. Each lead is its own savepoint: one refused lead does not undo the
-    others, and a lead the platform sends again (same id) is not captured twice."""
+    others, and a lead the platform sends again (same id) is not captured twice. A Facebook lead named
+    without its answers, on a source with a Graph API token, is recorded as fetching and read later;
+    `pending` is that record, completed here once its one lead has been read."""
     actor = Actor.system(f"ad source {source.name}")
     deliveries: list[AdSourceDelivery] = []
     campaign_ids = {source.campaign_mapping.get(lead.ad_campaign_id) for lead in leads if lead.ad_campaign_id}
@@ -469,12 +501,15 @@ def ad_leads_receive(*, source: AdSource, leads: list[AdLead]) -> list[AdSourceD
     external_ids = [f"ad:{source.pk}:{lead.external_id}" for lead in leads if lead.external_id]
     seen = set(Touchpoint.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
     for ad_lead in leads:
-        delivery = AdSourceDelivery(
-            source=source, external_id=ad_lead.external_id, fields_received=sorted(ad_lead.fields)[:100]
-        )
+        delivery = pending or AdSourceDelivery(source=source, external_id=ad_lead.external_id)
+        delivery.fields_received = sorted(ad_lead.fields)[:100]
         external_id = f"ad:{source.pk}:{ad_lead.external_id}" if ad_lead.external_id else ""
         if external_id and external_id in seen:
             delivery.status = DeliveryStatus.DUPLICATE
+            deliveries.append(delivery)
+            continue
+        if not ad_lead.fields and _fetchable(source, ad_lead):
+            delivery.status = DeliveryStatus.FETCHING  # ad_lead_fetch reads the answers after commit
             deliveries.append(delivery)
             continue
         if not ad_lead.fields:
@@ -528,8 +563,88 @@ def ad_leads_receive(*, source: AdSource, leads: list[AdLead]) -> list[AdSourceD
             if external_id:
                 seen.add(external_id)
         deliveries.append(delivery)
+    if pending is not None:
+        pending.save()
+        return deliveries
     AdSourceDelivery.objects.bulk_create(deliveries)
+    fetching = [d.pk for d in deliveries if d.status == DeliveryStatus.FETCHING]
+    if fetching:
+        from leads import tasks  # the tasks module imports the services
+
+        organization_id = source.organization_id
+        transaction.on_commit(
+            lambda: [tasks.ad_lead_fetch.delay(organization_id, pk) for pk in fetching]  # type: ignore[func-returns-value]
+        )
     return deliveries
+
+
+# --- Facebook: the answers of a lead the webhook only names ----------------------------------------
+
+
+class GraphTemporaryError(Exception):
+    """The Graph API could not be reached or failed on its side: worth another try later."""
+
+
+def _fetchable(source: AdSource, ad_lead: AdLead) -> bool:
+    return source.kind == AdSourceKind.FACEBOOK and bool(source.graph_token) and bool(ad_lead.external_id)
+
+
+def _graph_get(source: AdSource, lead_id: str) -> dict[str, Any]:
+    query = urllib.parse.urlencode({"access_token": source.graph_token, "fields": GRAPH_LEAD_FIELDS})
+    url = f"{source.graph_api_url.rstrip('/')}/{urllib.parse.quote(lead_id, safe='')}?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=GRAPH_TIMEOUT_SECONDS) as response:  # noqa: S310 (http(s) only: URLField)
+            body = response.read(GRAPH_MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        detail = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = str(json.loads(exc.read(65536) or b"{}").get("error", {}).get("message", ""))[:300]
+        if exc.code >= 500 or exc.code == 429:
+            raise GraphTemporaryError(f"Graph API answered {exc.code}") from exc
+        reason = f"The Graph API refused to read lead {lead_id} ({exc.code})"
+        raise ValidationError({"graph": [f"{reason}: {detail}" if detail else f"{reason}."]}) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise GraphTemporaryError(f"Graph API unreachable: {exc}") from exc
+    if len(body) > GRAPH_MAX_BYTES:
+        raise ValidationError({"graph": ["The Graph API's answer is too large to be a lead."]})
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError({"graph": ["The Graph API's answer is not JSON."]}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError({"graph": ["The Graph API's answer is not a lead."]})
+    return data
+
+
+def ad_lead_fetch(*, delivery: AdSourceDelivery) -> AdSourceDelivery:
+    """Read the answers of a lead that a Facebook webhook only named, then capture it. Idempotent: a
+    delivery no longer fetching is left as it is. Raises GraphTemporaryError for the task to retry."""
+    if delivery.status != DeliveryStatus.FETCHING:
+        return delivery
+    source = delivery.source
+    if not source.graph_token:
+        delivery.status = DeliveryStatus.IGNORED
+        delivery.errors = {
+            "graph": ["The source's Graph API token was removed before the answers were read."]
+        }
+        delivery.save(update_fields=["status", "errors"])
+        return delivery
+    try:
+        data = _graph_get(source, delivery.external_id)
+    except ValidationError as exc:
+        delivery.status = DeliveryStatus.REJECTED
+        delivery.errors = _errors(exc)
+        delivery.save(update_fields=["status", "errors"])
+        return delivery
+    ad_lead = _facebook_lead({**data, "id": delivery.external_id})
+    if not ad_lead.fields:
+        delivery.status = DeliveryStatus.IGNORED
+        delivery.errors = {"graph": ["The Graph API returned the lead without any answers."]}
+        delivery.save(update_fields=["status", "errors"])
+        return delivery
+    with transaction.atomic():
+        ad_leads_receive(source=source, leads=[ad_lead], pending=delivery)
+    return delivery
 
 
 def deliveries_summary(deliveries: list[AdSourceDelivery]) -> dict[str, Any]:

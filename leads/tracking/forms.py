@@ -77,6 +77,22 @@ class AdSourceForm(forms.Form):
 
 class AdSourceSettingsForm(AdSourceForm):
     is_active = forms.BooleanField(label="Accept deliveries", required=False)
+    graph_token = forms.CharField(
+        label="Graph API page access token",
+        max_length=500,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Facebook's webhook names a lead without its answers: with a token, LeadHub reads them "
+        "from the Graph API. Leave empty to keep the current token.",
+    )
+    graph_token_clear = forms.BooleanField(label="Remove the token", required=False)
+    graph_api_url = forms.URLField(
+        label="Graph API address",
+        max_length=200,
+        required=False,
+        assume_scheme="https",
+        help_text="The Graph API version to read leads from.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -220,6 +220,7 @@ def ad_source_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": source.campaign,
         "signature_header": source.signature_header,
         "is_active": source.is_active,
+        "graph_api_url": source.graph_api_url,
     }
     posted = request.method == "POST"
     action = request.POST.get("action", "") if posted else ""

@@ -456,3 +456,152 @@ def test_the_source_keeps_its_name_unique(org):
     make_source(org, name="Meta")
     with pytest.raises(ValidationError):
         make_source(org, name="Meta")
+
+
+# --- Facebook webhooks that only name the lead: answers read from the Graph API ---------------------
+
+
+class GraphServer:
+    """A real HTTP server standing in for graph.facebook.com: GET /v21.0/<lead id>?access_token=..."""
+
+    def __init__(self, leads: dict[str, tuple[int, dict[str, Any]]]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                query = parse_qs(url.query)
+                outer.requests.append({"path": url.path, **{k: v[0] for k, v in query.items()}})
+                status, body = leads.get(
+                    url.path.rsplit("/", 1)[-1], (404, {"error": {"message": "Unknown"}})
+                )
+                if query.get("access_token") != ["page-token-1"]:
+                    status, body = 400, {"error": {"message": "Invalid OAuth access token."}}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v21.0"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def graph() -> Any:
+    server = GraphServer(
+        {
+            "444555666777888": (200, {**FACEBOOK_GRAPH_LEAD, "id": "444555666777888"}),
+            "500": (500, {"error": {"message": "Temporarily unavailable"}}),
+        }
+    )
+    yield server
+    server.close()
+
+
+def _ids_only(lead_id: str = "444555666777888") -> dict[str, Any]:
+    payload = json.loads(json.dumps(FACEBOOK_WEBHOOK))
+    value = payload["entry"][0]["changes"][0]["value"]
+    del value["field_data"]
+    value["leadgen_id"] = lead_id
+    return payload
+
+
+def test_a_webhook_naming_a_lead_reads_its_answers_from_the_graph_api(
+    org, graph, django_capture_on_commit_callbacks
+):
+    source, secret = make_source(org)
+    with tenant_context(org):
+        from leads.tracking.ad_sources import ad_source_update
+
+        ad_source_update(
+            source=source,
+            data={"graph_token": "page-token-1", "graph_api_url": graph.url},
+            actor=Actor.system("test"),
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = deliver(source, secret, _ids_only())
+    assert response.json()["results"][0]["status"] == "fetching"
+    assert graph.requests == [
+        {
+            "path": "/v21.0/444555666777888",
+            "access_token": "page-token-1",
+            "fields": "id,created_time,field_data,ad_id,adset_id,campaign_id,form_id",
+        }
+    ]
+    with tenant_context(org):
+        delivery = AdSourceDelivery.objects.get()
+        assert delivery.status == DeliveryStatus.CAPTURED and delivery.external_id == "444555666777888"
+        lead = Lead.objects.select_related("contact").get()
+        assert delivery.lead_id == lead.pk and lead.contact.email_normalized == "graph@client.example"
+        assert Touchpoint.objects.get().external_id == f"ad:{source.pk}:444555666777888"
+        assert AuditLog.objects.filter(action="ad_source.update", changes__graph_token__1="set").exists()
+    # The same lead named again is a duplicate, without another Graph API call.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = deliver(source, secret, _ids_only())
+    assert again.json()["results"][0]["status"] == "duplicate"
+    with tenant_context(org):
+        assert len(graph.requests) == 1
+        assert Lead.objects.count() == 1
+
+
+def test_graph_api_refusals_are_recorded_and_outages_retried(org, graph, django_capture_on_commit_callbacks):
+    from leads.tracking.ad_sources import GraphTemporaryError, ad_lead_fetch, ad_source_update
+
+    source, secret = make_source(org)
+    with tenant_context(org):
+        ad_source_update(
+            source=source,
+            data={"graph_token": "page-token-1", "graph_api_url": graph.url},
+            actor=Actor.system("t"),
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(source, secret, _ids_only("999"))
+    with tenant_context(org):
+        delivery = AdSourceDelivery.objects.get()
+        assert delivery.status == DeliveryStatus.REJECTED
+        assert delivery.errors == {"graph": ["The Graph API refused to read lead 999 (404): Unknown"]}
+    # A server error leaves the delivery fetching and raises for the task's retry.
+    with django_capture_on_commit_callbacks(execute=False):
+        deliver(source, secret, _ids_only("500"))
+    with tenant_context(org):
+        pending = AdSourceDelivery.objects.get(external_id="500")
+        assert pending.status == DeliveryStatus.FETCHING
+        with pytest.raises(GraphTemporaryError):
+            ad_lead_fetch(delivery=pending)
+        assert AdSourceDelivery.objects.get(pk=pending.pk).status == DeliveryStatus.FETCHING
+        assert not Lead.objects.exists()
+
+
+def test_without_a_token_a_named_lead_is_ignored_and_bad_settings_are_refused(org):
+    from django.core.exceptions import ValidationError
+
+    from leads.tracking.ad_sources import ad_source_update
+
+    source, secret = make_source(org)
+    assert deliver(source, secret, _ids_only()).json()["results"][0]["status"] == "ignored"
+    with tenant_context(org):
+        for data, field in (
+            ({"graph_api_url": "ftp://graph.example"}, "graph_api_url"),
+            ({"graph_token": "has spaces in it"}, "graph_token"),
+        ):
+            with pytest.raises(ValidationError) as info:
+                ad_source_update(
+                    source=AdSource.objects.get(pk=source.pk), data=data, actor=Actor.system("t")
+                )
+            assert field in info.value.message_dict
