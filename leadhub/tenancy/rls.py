@@ -8,7 +8,8 @@ table added later is covered without anyone remembering to add it:
 - For each relation between two tenant tables, a composite foreign key
   `(organization_id, x_id) -> (organization_id, id)`: the database itself refuses a relation that
   crosses tenants. This is also the key shape a sharded PostgreSQL (Citus) requires. It replaces
-  Django's single-column key on the same column, which it implies.
+  Django's single-column key on the same column, which it implies, and, where the relation is required,
+  the row's own key to the organization (the related row's proves it).
 """
 
 from __future__ import annotations
@@ -94,6 +95,21 @@ def install(connection: BaseDatabaseWrapper | None = None) -> None:
                     )
                     _existing_rows_check(connection, table, str(field.column), target, name)
                 _plain_keys_drop(cursor, table, str(field.column), target)
+            if _tenant_implied(model, models):
+                _plain_keys_drop(cursor, table, "organization_id", "tenancy_organization")
+
+
+def _tenant_implied(model: type[Model], models: list[type[Model]]) -> bool:
+    """Whether a row's organization is already proven by a composite key: a required relation to another
+    tenant table makes the row's organization that row's, which its own key (or, in turn, another such
+    relation) proves exists. Its own key to the organization then only repeats the check on every insert."""
+    return any(
+        field.is_relation
+        and field.name != "organization"
+        and field.related_model in models
+        and not field.null
+        for field in model._meta.concrete_fields
+    )
 
 
 def _plain_keys_drop(cursor: Any, table: str, column: str, target: str) -> None:

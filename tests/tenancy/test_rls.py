@@ -214,6 +214,37 @@ def test_the_composite_key_replaces_the_plain_one_and_refuses_a_missing_row(
             assert "same_org_fk" in error, f"{model.__name__}.{model_field.name}: {error}"
 
 
+def test_the_organization_key_is_kept_unless_a_required_relation_proves_it(db: Any) -> None:
+    """A row with a required relation to another tenant table gets its organization proven by the
+    composite key; every chain of required relations ends at a table with its own organization key."""
+    from leadhub.tenancy.rls import _tenant_implied, tenant_models
+
+    models_ = tenant_models()
+    required = {
+        model: [
+            f.related_model
+            for f in model._meta.concrete_fields
+            if f.is_relation and f.name != "organization" and f.related_model in models_ and not f.null
+        ]
+        for model in models_
+    }
+    with connection.cursor() as cursor:
+        for model in models_:
+            cursor.execute(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass "
+                "AND confrelid = 'tenancy_organization'::regclass",
+                [model._meta.db_table],
+            )
+            keys = cursor.fetchone()[0]
+            assert keys == (0 if _tenant_implied(model, models_) else 1), model.__name__
+            # Follow required relations: they must reach a table that keeps its own key, never loop.
+            seen, current = {model}, model
+            while required[current]:
+                current = required[current][0]
+                assert current not in seen, f"required relations loop at {current.__name__}"
+                seen.add(current)
+
+
 def test_the_same_relation_within_the_tenant_is_accepted(both: tuple[TenantData, TenantData]) -> None:
     ours, _ = both
     with tenant_context(ours.organization):
