@@ -94,9 +94,13 @@ class PostgresImport(Loader):
     def rows(self) -> str:
         return f"import_rows_{int(self.job.pk)}"
 
+    @property
+    def ids(self) -> str:
+        return f"import_ids_{int(self.job.pk)}"
+
     def _sql(self, sql: str) -> str:
-        """A statement written against imp_raw / imp_rows, on this job's staging tables."""
-        return sql.replace("imp_raw", self.raw).replace("imp_rows", self.rows)
+        """A statement written against imp_raw / imp_rows / imp_ids, on this job's staging tables."""
+        return sql.replace("imp_raw", self.raw).replace("imp_rows", self.rows).replace("imp_ids", self.ids)
 
     def workers(self) -> int:
         """Threads for the partitioned phases: one inside an enclosing transaction (other connections
@@ -135,7 +139,7 @@ class PostgresImport(Loader):
 
     def drop(self, cursor: Any | None = None) -> None:
         """Drop the job's staging tables (they are unlogged scratch space, not kept after the run)."""
-        statement = f"DROP TABLE IF EXISTS {self.raw}, {self.rows}"
+        statement = f"DROP TABLE IF EXISTS {self.raw}, {self.rows}, {self.ids}"
         if cursor is not None:
             cursor.execute(statement)
             return
@@ -193,7 +197,7 @@ class PostgresImport(Loader):
             if workers == 1:
                 with tenant_context(job.organization_id), connection.cursor() as cursor:
                     self._settings(cursor)
-                    cursor.execute(f"TRUNCATE {self.rows}")
+                    cursor.execute(f"TRUNCATE {self.rows}, {self.ids}")
                     self._typed(cursor, 0, start=start, stop=stop, parts=1)
                     self._companies(cursor)
                     counts = self._partition(cursor, 0)
@@ -202,7 +206,7 @@ class PostgresImport(Loader):
                 self._time_add("commit", committing)
             else:
                 with connection.cursor() as cursor:
-                    cursor.execute(f"TRUNCATE {self.rows}")
+                    cursor.execute(f"TRUNCATE {self.rows}, {self.ids}")
                 self._parallel(workers, partial(self._typed, start=start, stop=stop, parts=workers))
                 with tenant_context(job.organization_id), connection.cursor() as cursor:
                     self._settings(cursor)
@@ -287,11 +291,12 @@ class PostgresImport(Loader):
 
     def _rows_table_create(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.rows}")
+            cursor.execute(f"DROP TABLE IF EXISTS {self.rows}, {self.ids}")
             cursor.execute(
                 self._sql(f"CREATE UNLOGGED TABLE {self.rows} AS {self._rows_sql()} WITH NO DATA"),
-                {"start": 0, "stop": 0, "part": 0, "parts": 1},
+                {"start": 0, "stop": 0, "part": 0, "parts": 1, "org": self.job.organization_id},
             )
+            cursor.execute(f"CREATE UNLOGGED TABLE {self.ids} (rn bigint, contact_id bigint, lead_id bigint)")
 
     def _rows_sql(self) -> str:
         spec = self.spec
@@ -356,14 +361,22 @@ class PostgresImport(Loader):
         # OFFSET 0 fences keep PostgreSQL from inlining the subqueries: every cell is trimmed once, and
         # every row's checks run once, not again for each later reference.
         return f"""
-            SELECT s.*, lower(s.email) AS email_norm,
-                   CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, lower(s.email) ORDER BY s.rn) END
+            SELECT s.*,
+                   CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, s.email_norm ORDER BY s.rn) END
                        AS occ,
                    %(part)s::int AS part,
                    NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created,
-                   NULL::bigint AS new_contact_id, NULL::bigint AS new_lead_id
+                   -- Whether the email is stored already (one index probe, while the partitions type
+                   -- their rows in parallel): the rows of new emails get their ids in phase B.
+                   CASE WHEN s.ok THEN (
+                       SELECT c.id FROM leads_contact c
+                       WHERE c.organization_id = %(org)s AND c.email_normalized = s.email_norm LIMIT 1
+                   ) END AS stored_id
             FROM (
-                SELECT e.*, cardinality(e.errors) = 0 AS ok FROM (
+                -- email_norm is a plain column (fenced by OFFSET 0) by the time the probe above compares it:
+                -- under row-level security an index serves only comparisons free of non-leakproof
+                -- functions such as lower().
+                SELECT e.*, lower(e.email) AS email_norm, cardinality(e.errors) = 0 AS ok FROM (
                     SELECT rn, {", ".join(selects)}, {error_array} AS errors
                     FROM (
                         SELECT rn, bad, {cells} FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s OFFSET 0
@@ -373,6 +386,7 @@ class PostgresImport(Loader):
                            OR mod(abs(hashtext(lower({identity}))::bigint), %(parts)s) = %(part)s)
                     OFFSET 0
                 ) e
+                OFFSET 0
             ) s"""
 
     def _params(self, **extra: Any) -> dict[str, Any]:
@@ -402,6 +416,7 @@ class PostgresImport(Loader):
                 self._timed(cursor, f"companies {name}", sql, self._params())
             cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         self._timed(cursor, "ids", IDS_SQL, self._params())
+        self._timed(cursor, "analyze", "ANALYZE imp_ids")
 
     def _partition(self, cursor: Any, part: int) -> dict[str, int]:
         """Phase C: contacts, leads and refused rows of one partition."""
@@ -567,25 +582,13 @@ COMPANY_STEPS: list[tuple[str, str]] = [
 ]
 
 # Ids for the range's new contacts (the first row of an email not yet stored) and their first leads, in
-# file order. A contact stored meanwhile by someone else makes its row an update; its ids go unused.
+# file order, in a narrow table beside the rows. A contact stored meanwhile by someone else makes its row
+# an update; its ids go unused.
 IDS_SQL = """
-    UPDATE imp_rows r
-    SET new_contact_id = n.contact_id, new_lead_id = n.lead_id
-    FROM (
-        SELECT o.rn, nextval(pg_get_serial_sequence('leads_contact', 'id')) AS contact_id,
-               nextval(pg_get_serial_sequence('leads_lead', 'id')) AS lead_id
-        FROM (
-            SELECT f.rn FROM imp_rows f
-            WHERE f.occ = 1
-              -- A scalar subquery, one index probe per row: as NOT EXISTS, PostgreSQL would rather sort
-              -- the tenant's every contact for a merge anti-join.
-              AND (SELECT c.id FROM leads_contact c
-                   WHERE c.organization_id = %(org)s AND c.email_normalized = f.email_norm LIMIT 1) IS NULL
-            ORDER BY f.rn
-            OFFSET 0
-        ) o
-    ) n
-    WHERE r.rn = n.rn"""
+    INSERT INTO imp_ids (rn, contact_id, lead_id)
+    SELECT o.rn, nextval(pg_get_serial_sequence('leads_contact', 'id')),
+           nextval(pg_get_serial_sequence('leads_lead', 'id'))
+    FROM (SELECT rn FROM imp_rows WHERE occ = 1 AND stored_id IS NULL ORDER BY rn OFFSET 0) o"""
 
 _FILL = ", ".join(
     f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END"
@@ -604,13 +607,14 @@ CONTACTS_SQL = f"""
     WITH up AS (
         INSERT INTO leads_contact (id, organization_id, email, email_normalized, {", ".join(CONTACT_COLUMNS)},
                                    company_id, custom, search_text, created_at, updated_at)
-        SELECT coalesce(r.new_contact_id, nextval(pg_get_serial_sequence('leads_contact', 'id'))), %(org)s,
+        SELECT coalesce(i.contact_id, nextval(pg_get_serial_sequence('leads_contact', 'id'))), %(org)s,
                r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, r.company_id,
                r.custom,
                left(lower(concat_ws(' ', nullif(r.first_name, ''), nullif(r.last_name, ''), r.email_norm,
                     (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
                %(now)s, %(now)s
-        FROM imp_rows r WHERE r.part = %(part)s AND r.occ = %(occ)s
+        FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn
+        WHERE r.part = %(part)s AND r.occ = %(occ)s
         ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
             {_FILL},
             company_id = coalesce(EXCLUDED.company_id, leads_contact.company_id),
@@ -637,8 +641,9 @@ LEADS_STEPS: list[tuple[str, str]] = [
         "leads firsts",
         """
         CREATE TEMP TABLE imp_first ON COMMIT DROP AS
-        SELECT DISTINCT ON (contact_id) contact_id, stage, stage_raw, new_lead_id
-        FROM imp_rows WHERE part = %(part)s AND contact_id IS NOT NULL ORDER BY contact_id, rn""",
+        SELECT DISTINCT ON (r.contact_id) r.contact_id, r.stage, r.stage_raw, i.lead_id AS new_lead_id
+        FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn
+        WHERE r.part = %(part)s AND r.contact_id IS NOT NULL ORDER BY r.contact_id, r.rn""",
     ),
     ("leads analyze", "ANALYZE imp_first"),
     ("leads new", "CREATE TEMP TABLE imp_new (id bigint, contact_id bigint) ON COMMIT DROP"),
