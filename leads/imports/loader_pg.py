@@ -427,6 +427,9 @@ CONTACTS_SQL = f"""
                     (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
                %(now)s, %(now)s
         FROM imp_rows r WHERE r.occ = %(occ)s
+        -- New contacts (and so their leads) take ids in the file's order: for a file ordered in time,
+        -- (created_at, id) is then its chronology, which an out-of-time evaluation relies on.
+        ORDER BY r.rn
         ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
             {_FILL},
             company_id = coalesce(EXCLUDED.company_id, leads_contact.company_id),
@@ -468,6 +471,7 @@ LEADS_STEPS: list[tuple[str, str]] = [
                    '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
             FROM imp_first f
             WHERE NOT EXISTS (SELECT 1 FROM leads_lead l WHERE l.contact_id = f.contact_id)
+            ORDER BY f.contact_id
             RETURNING id, contact_id
         )
         INSERT INTO imp_new SELECT id, contact_id FROM new""",
