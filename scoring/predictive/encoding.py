@@ -221,7 +221,9 @@ class FieldEncoder:
 
 def design_matrix(encoders: list[FieldEncoder], values: dict[str, list[Any]], rows: np.ndarray) -> Any:
     """The sparse 0/1 matrix of `rows` (indices into the frame's columns) for the given encoders."""
-    blocks = [encoder.matrix([values[encoder.key][i] for i in rows]) for encoder in encoders]
+    # A field gone since training (a custom field deleted) reads as unknown for every lead.
+    missing: list[Any] = [None] * (int(max(rows)) + 1 if len(rows) else 0)
+    blocks = [encoder.matrix([values.get(encoder.key, missing)[i] for i in rows]) for encoder in encoders]
     if not blocks:
         return sparse.csr_matrix((len(rows), 0))
     return sparse.hstack(blocks, format="csr")

@@ -269,9 +269,16 @@ LEAD_COLUMNS = (
 
 
 def lead_frame_extract(
-    *, inactive_days: int, lead_ids: Sequence[int] | None = None, now: dt.datetime | None = None
+    *,
+    inactive_days: int,
+    lead_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+    fields: Iterable[str] = (),
 ) -> LeadFrame:
-    """The organization's leads (or `lead_ids` of them) with labels, cutoffs and candidate field values."""
+    """The organization's leads (or `lead_ids` of them) with labels, cutoffs and candidate field values.
+
+    `fields` names keys the frame must hold even when none of these leads has them (a model scoring a
+    few leads needs its count of webinars, zero for a lead that never attended one)."""
     now = now or timezone.now()
     now_ts = now.timestamp()
     definitions = list(CustomField.objects.order_by("entity", "position", "key"))
@@ -311,7 +318,8 @@ def lead_frame_extract(
                 # or "days since the last touchpoint" would restate the label.
                 labels[i], cutoffs[i] = 0, last_activity
 
-    touch_types = sorted({t for per_lead in touches.values() for t in per_lead})
+    wanted = {key.removeprefix("touch.count.") for key in fields if key.startswith("touch.count.")}
+    touch_types = sorted({t for per_lead in touches.values() for t in per_lead} | wanted)
     fields: list[FieldSpec] = [
         *FIT_FIELDS,
         *(_custom_spec(d) for d in definitions),

@@ -365,13 +365,14 @@ def predictions_write(
     return written
 
 
-_loaded: dict[tuple[int, int], TrainedModel] = {}
+_loaded: dict[tuple[int, int, str], TrainedModel] = {}
 
 
 def version_model(version: PredictiveModelVersion) -> TrainedModel | None:
     """The fitted model of a version (cached per process: versions never change once stored), or None
     when its bytes cannot be read (stored by an incompatible library version, or damaged)."""
-    key = (version.organization_id, version.pk)
+    # The creation time too: a database restored or rolled back may hand out an id again.
+    key = (version.organization_id, version.pk, version.created_at.isoformat())
     if key not in _loaded:
         raw = version.estimator
         if raw is None:
@@ -406,7 +407,7 @@ def predictions_score_leads(*, lead_ids: Sequence[int]) -> int:
     existing = list(Lead.objects.filter(pk__in=list(lead_ids)).values_list("pk", flat=True))
     if not existing:
         return 0
-    frame = lead_frame_extract(inactive_days=inactive_days, lead_ids=existing)
+    frame = lead_frame_extract(inactive_days=inactive_days, lead_ids=existing, fields=model.keys)
     return predictions_write(version=version, model=model, frame=frame)
 
 
@@ -426,7 +427,7 @@ def predictions_score_all() -> int:
     if model is None:
         return 0
     inactive_days = int(version.settings_used.get("inactive_days", predictive_config_get().inactive_days))
-    frame = lead_frame_extract(inactive_days=inactive_days)
+    frame = lead_frame_extract(inactive_days=inactive_days, fields=model.keys)
     return predictions_write(version=version, model=model, frame=frame)
 
 
