@@ -273,11 +273,11 @@ def lead_frame_extract(
     inactive_days: int,
     lead_ids: Sequence[int] | None = None,
     now: dt.datetime | None = None,
-    fields: Iterable[str] = (),
+    required: Iterable[str] = (),
 ) -> LeadFrame:
     """The organization's leads (or `lead_ids` of them) with labels, cutoffs and candidate field values.
 
-    `fields` names keys the frame must hold even when none of these leads has them (a model scoring a
+    `required` names field keys the frame must hold even when none of these leads has them (a model scoring a
     few leads needs its count of webinars, zero for a lead that never attended one)."""
     now = now or timezone.now()
     now_ts = now.timestamp()
@@ -318,7 +318,7 @@ def lead_frame_extract(
                 # or "days since the last touchpoint" would restate the label.
                 labels[i], cutoffs[i] = 0, last_activity
 
-    wanted = {key.removeprefix("touch.count.") for key in fields if key.startswith("touch.count.")}
+    wanted = {key.removeprefix("touch.count.") for key in required if key.startswith("touch.count.")}
     touch_types = sorted({t for per_lead in touches.values() for t in per_lead} | wanted)
     fields: list[FieldSpec] = [
         *FIT_FIELDS,

@@ -407,7 +407,7 @@ def predictions_score_leads(*, lead_ids: Sequence[int]) -> int:
     existing = list(Lead.objects.filter(pk__in=list(lead_ids)).values_list("pk", flat=True))
     if not existing:
         return 0
-    frame = lead_frame_extract(inactive_days=inactive_days, lead_ids=existing, fields=model.keys)
+    frame = lead_frame_extract(inactive_days=inactive_days, lead_ids=existing, required=model.keys)
     return predictions_write(version=version, model=model, frame=frame)
 
 
@@ -427,7 +427,7 @@ def predictions_score_all() -> int:
     if model is None:
         return 0
     inactive_days = int(version.settings_used.get("inactive_days", predictive_config_get().inactive_days))
-    frame = lead_frame_extract(inactive_days=inactive_days, fields=model.keys)
+    frame = lead_frame_extract(inactive_days=inactive_days, required=model.keys)
     return predictions_write(version=version, model=model, frame=frame)
 
 
