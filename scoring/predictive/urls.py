@@ -1,6 +1,6 @@
 """Routes of predictive scoring: the dashboard page and the API under /api/v1/scoring/predictive/."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from scoring.predictive import apis, views
@@ -23,8 +23,9 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "scoring/predictive/settings/", apis.PredictiveSettingsView.as_view(), name="api-predictive-settings"
     ),
-    path(
-        "scoring/predictive/leads/<int:pk>/",
+    # A regex route like the routers' ones (the schema and the isolation sweep read them alike).
+    re_path(
+        r"^scoring/predictive/leads/(?P<pk>\d+)/$",
         apis.PredictiveLeadViewSet.as_view({"get": "retrieve"}),
         name="api-predictive-lead",
     ),
