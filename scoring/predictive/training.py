@@ -236,11 +236,12 @@ class TrainedModel:
         probability = _sigmoid(z)
         points = 100.0 * (probability[:, None] - _sigmoid(z[:, None] - contributions))
         X = X.tocsr()
+        order = np.argsort(points, axis=1)
+        highest, lowest = order[:, ::-1][:, :FACTORS_PER_SIDE], order[:, :FACTORS_PER_SIDE]
         explained: list[dict[str, Any]] = []
         for r, row in enumerate(rows):
-            order = np.argsort(points[r])
-            positive = [j for j in order[::-1][:FACTORS_PER_SIDE] if points[r, j] >= MIN_FACTOR_POINTS]
-            negative = [j for j in order[:FACTORS_PER_SIDE] if points[r, j] <= -MIN_FACTOR_POINTS]
+            positive = [int(j) for j in highest[r] if points[r, j] >= MIN_FACTOR_POINTS]
+            negative = [int(j) for j in lowest[r] if points[r, j] <= -MIN_FACTOR_POINTS]
             present = X.indices[X.indptr[r] : X.indptr[r + 1]]
             explained.append(
                 {
@@ -254,9 +255,10 @@ class TrainedModel:
         self, frame: LeadFrame, row: int, j: int, present: np.ndarray, points: float
     ) -> dict[str, Any]:
         encoder = self.encoders[j]
-        mine = [
-            int(c) - encoder.offset for c in present if encoder.offset <= c < encoder.offset + encoder.width
-        ]
+        mine: list[int] = []
+        if encoder.spec.kind == TOKENS:  # only words need the lead's columns; a value speaks for itself
+            end = encoder.offset + encoder.width
+            mine = [int(c) - encoder.offset for c in present if encoder.offset <= c < end]
         return {
             "field": encoder.key,
             "text": encoder.value_text(frame.values[encoder.key][row], mine),
