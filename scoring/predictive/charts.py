@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WIDTH, HEIGHT = 360, 240
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 24, 34
 
 
 @dataclass
@@ -68,8 +68,8 @@ def calibration_chart(evaluation: dict[str, Any]) -> Chart:
     def y(value: float) -> float:
         return round(y0 - (y0 - y1) * value / top, 1)
 
-    for i in range(5):
-        value = top * i / 4
+    for i in range(6):
+        value = top * i / 5
         chart.ticks_x.append({"x": x(value), "label": f"{value:.0%}" if top >= 0.1 else f"{value:.1%}"})
         chart.ticks_y.append({"y": y(value), "label": f"{value:.0%}" if top >= 0.1 else f"{value:.1%}"})
     chart.lines.append({"x1": x(0), "y1": y(0), "x2": x(top), "y2": y(top)})
@@ -93,16 +93,17 @@ def lift_chart(evaluation: dict[str, Any]) -> Chart:
     if not values:
         return chart
     chart.empty = False
-    top = _nice_top(max(max(v for v, _ in values), 1.0))
+    # Whole multiples of the average rate read best: 0x, 1x, 2x...
+    top = float(max(2, math.ceil(max(v for v, _ in values))))
     x0, x1, y0, y1 = chart.axis["x0"], chart.axis["x1"], chart.axis["y0"], chart.axis["y1"]
     slot = (x1 - x0) / len(values)
 
     def y(value: float) -> float:
         return round(y0 - (y0 - y1) * value / top, 1)
 
-    for i in range(5):
-        value = top * i / 4
-        chart.ticks_y.append({"y": y(value), "label": f"{value:g}x"})
+    step = 1 if top <= 6 else math.ceil(top / 6)
+    for value in range(0, int(top) + 1, step):
+        chart.ticks_y.append({"y": y(value), "label": f"{value}x"})
     for index, (value, decile) in enumerate(values):
         left = x0 + index * slot + slot * 0.15
         chart.marks.append(
