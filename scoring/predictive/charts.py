@@ -102,8 +102,8 @@ def lift_chart(evaluation: dict[str, Any]) -> Chart:
         return round(y0 - (y0 - y1) * value / top, 1)
 
     step = 1 if top <= 6 else math.ceil(top / 6)
-    for value in range(0, int(top) + 1, step):
-        chart.ticks_y.append({"y": y(value), "label": f"{value}x"})
+    for times in range(0, int(top) + 1, step):
+        chart.ticks_y.append({"y": y(times), "label": f"{times}x"})
     for index, (value, decile) in enumerate(values):
         left = x0 + index * slot + slot * 0.15
         chart.marks.append(
