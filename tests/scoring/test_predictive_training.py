@@ -15,6 +15,8 @@ from leadhub.tenancy.context import tenant_context
 from leadhub.tenancy.models import AuditLog
 from leadhub.tenancy.services import Actor
 from leads.models import Lead, Touchpoint, TouchpointType
+from leads.services.contacts import contact_update
+from leads.services.leads import lead_capture
 from leads.services.touchpoints import touchpoints_record
 from scoring.models_predictive import (
     LeadPrediction,
@@ -248,3 +250,35 @@ def test_the_schedule_retrains_due_models_only(
     with tenant_context(other_org):
         assert not PredictiveTrainingRun.objects.exists()
     assert tasks.predictive_retrain_due() == 0
+
+
+def test_a_captured_lead_is_scored_and_rescored_when_its_contact_changes(
+    org: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _trained(org)
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(org):
+        lead, created = lead_capture(
+            contact_data={
+                "email": "new@prospect.example",
+                "job_title": "Student",
+                "custom_fields": {"plan": "free"},
+            },
+            actor=ACTOR,
+        )
+    assert created
+    with tenant_context(org):
+        first = LeadPrediction.objects.get(lead=lead)
+    # No touchpoint yet: that is what holds it back most.
+    assert "number of touchpoints is 0" in [f["text"] for f in first.factors["negative"]]
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(org):
+        contact_update(
+            contact=lead.contact,
+            data={
+                "job_title": "Chief Executive Officer",
+                "custom_fields": {"plan": "enterprise", "seats": 80},
+            },
+            actor=ACTOR,
+        )
+    with tenant_context(org):
+        second = LeadPrediction.objects.get(lead=lead)
+    assert second.probability > first.probability and second.scored_at > first.scored_at
