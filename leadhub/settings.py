@@ -161,6 +161,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadhub.tasks.idempotency_records_purge",
         "schedule": crontab(minute=17),
     },
+    # Hourly look for organizations whose predictive model is older than their retraining interval.
+    "predictive-retrain": {
+        "task": "scoring.predictive.tasks.predictive_retrain_due",
+        "schedule": crontab(minute=41),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------

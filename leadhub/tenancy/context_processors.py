@@ -49,6 +49,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             _item(request, "Landing pages", "landing-pages", "globe"),
             _item(request, "Chat flows", "chat-flow-list", "chat"),
         ]
+    if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
+        main.append(_item(request, "Predictive model", "predictive-model", "target"))
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
     settings: list[NavItem] = []
