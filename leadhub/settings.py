@@ -161,6 +161,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadhub.tasks.idempotency_records_purge",
         "schedule": crontab(minute=17),
     },
+    # Interest fades when a lead goes quiet: engagement half-lives and intent windows are re-applied
+    # hourly, set-based, to the leads holding time-dependent points (and MQLs that fall below the floor
+    # are recycled).
+    "scoring-decay": {
+        "task": "scoring.tasks.scoring_decay_schedule",
+        "schedule": crontab(minute=23),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------

@@ -309,6 +309,7 @@ class ScoreChange(TenantModel):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    author_label = models.CharField(max_length=200, blank=True, help_text="Who adjusted it, in words.")
     note = models.CharField(max_length=300, blank=True)
     fit = models.IntegerField(default=0)
     behaviour = models.IntegerField(default=0)
@@ -388,8 +389,9 @@ class RecomputeKind(models.TextChoices):
 
 
 class RecomputeJob(TenantModel):
-    """A recompute of many leads, chunk by chunk; `cursor` is the last lead id done, so a rerun resumes.
-    `evaluated_at` is the one moment all chunks are scored at, however long the job takes."""
+    """A recompute of many leads, chunk by chunk; `cursor` is the last lead id scored, so a rerun resumes.
+    `evaluated_at` is the one moment all chunks are scored at, however long the job takes. Once every
+    chunk is scored (`scored_at`), the lifecycle moves follow, resumable by `lifecycle_cursor`."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=RecomputeKind.choices, default=RecomputeKind.FULL)
@@ -399,6 +401,8 @@ class RecomputeJob(TenantModel):
     changed = models.PositiveIntegerField(default=0, help_text="Ledger rows written.")
     transitions = models.PositiveIntegerField(default=0, help_text="Lifecycle stage changes made.")
     cursor = models.BigIntegerField(default=0)
+    scored_at = models.DateTimeField(null=True, blank=True, help_text="When every chunk was scored.")
+    lifecycle_cursor = models.BigIntegerField(default=0)
     evaluated_at = models.DateTimeField(default=timezone.now)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

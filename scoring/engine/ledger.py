@@ -135,7 +135,7 @@ def score_chunk_pg(
                 contributions=pg.contributions_sql(spec),
                 deltas=pg.rule_deltas_sql(spec),
                 grade=pg.grade_sql("d.fit", spec),
-                priority=pg.priority_sql("d.score", "d.grade"),
+                priority=pg.priority_sql("d.score", pg.grade_sql("d.fit", spec)),
             )
         )
         touchpoint = (
@@ -155,10 +155,10 @@ def score_chunk_pg(
         }
         cursor.execute(
             "INSERT INTO scoring_scorechange (organization_id, lead_id, version_id, cause, touchpoint_id, "
-            "changed_fields, author_id, note, fit, behaviour, engagement, maturity, manual, product, rules, "
-            f"created_at) SELECT %(org)s, d.lead_id, %(version)s, %(cause)s, {touchpoint}, %(fields)s, NULL, "
-            "%(note)s, d.d_fit, d.d_behaviour, d.d_engagement, d.d_maturity, 0, d.d_product, d.d_rules, "
-            "%(now)s "
+            "changed_fields, author_id, author_label, note, fit, behaviour, engagement, maturity, manual, "
+            f"product, rules, created_at) SELECT %(org)s, d.lead_id, %(version)s, %(cause)s, {touchpoint}, "
+            "%(fields)s, NULL, '', %(note)s, d.d_fit, d.d_behaviour, d.d_engagement, d.d_maturity, 0, "
+            "d.d_product, d.d_rules, %(now)s "
             "FROM scoring_delta d WHERE d.changed ORDER BY d.lead_id",
             params,
         )
