@@ -7,10 +7,12 @@ from leadhub.api.errors import api_not_found, api_server_error
 from leadhub.tenancy import urls as tenancy_urls
 from leadhub.tenancy import views as tenancy_views
 from leads import urls as leads_urls
+from scoring import urls as scoring_urls
 
 api_v1 = [
     *tenancy_urls.api_urlpatterns,
     *leads_urls.api_urlpatterns,
+    *scoring_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(tenancy_urls.urlpatterns)),
     path("", include(leads_urls.urlpatterns)),
+    path("", include(scoring_urls.urlpatterns)),
 ]
 
 

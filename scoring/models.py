@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from leadhub.tenancy.models import TenantModel
 from leads.models import Lead
+from scoring.fields import IntegerListField
 
 
 class Dimension(models.TextChoices):
@@ -247,11 +248,11 @@ class LifecyclePolicy(TenantModel):
 class LeadScore(TenantModel):
     """A lead's current scores: the running totals of its ledger.
 
-    `contributions` holds each rule's current points ({rule id: points}) for the version in
-    `version_id`; the next rescoring writes only the difference. Version ids are plain integers here
-    and in the ledger, not foreign keys: a recompute writes a million of these rows, and a foreign-key
-    check per row would double its cost, while the ids only ever come from this organization's
-    versions (set by the engine, never by a request).
+    `rule_points` holds each rule's current points for the version in `version_id`, as a list aligned
+    with that version's rules ordered by id; the next rescoring writes only the difference. Version ids
+    are plain integers here and in the ledger, not foreign keys: a recompute writes a million of these
+    rows, and a foreign-key check per row would double its cost, while the ids only ever come from this
+    organization's versions (set by the engine, never by a request).
     """
 
     # The single-column constraint is left out: the tenant-consistent composite key that
@@ -270,7 +271,7 @@ class LeadScore(TenantModel):
     grade = models.CharField(max_length=1, blank=True)
     priority = models.IntegerField(default=0)
     maturity_stage = models.CharField(max_length=12, choices=BuyingStage.choices, blank=True)
-    contributions = models.JSONField(default=dict, blank=True)
+    rule_points = IntegerListField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -293,10 +294,13 @@ class Cause(models.TextChoices):
 class ScoreChange(TenantModel):
     """The score ledger: one row per lead per event that changed any of its scores.
 
-    The columns fit..manual and product are the deltas of each dimension; `rules` is the delta of each
-    rule ({rule id: delta}), so that "which rule gave what, when, because of what" is answered row by row.
-    Summing a lead's rows gives its `LeadScore` exactly (tests/scoring/test_ledger.py). One row per event
-    rather than per rule keeps a full recompute of a million leads at a million rows.
+    The columns fit..manual and product are the deltas of each dimension; `rule_deltas` is the delta of
+    each rule of version `version_id` (a list aligned with its rules ordered by id), so that "which rule
+    gave what, when, because of what" is answered row by row. When a lead moves to another version, the
+    same row withdraws every point the previous one gave: `withdrawn_points`, aligned with the rules of
+    `withdrawn_version_id`. Summing a lead's rows gives its `LeadScore` exactly
+    (tests/scoring/test_ledger.py).
+    One row per event rather than per rule keeps a full recompute of a million leads at a million rows.
     """
 
     lead = models.ForeignKey(
@@ -317,7 +321,9 @@ class ScoreChange(TenantModel):
     maturity = models.IntegerField(default=0)
     manual = models.IntegerField(default=0)
     product = models.IntegerField(default=0)
-    rules = models.JSONField(default=dict, blank=True)
+    rule_deltas = IntegerListField(default=list, blank=True)
+    withdrawn_version_id = models.BigIntegerField(null=True, blank=True)
+    withdrawn_points = IntegerListField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -389,9 +395,11 @@ class RecomputeKind(models.TextChoices):
 
 
 class RecomputeJob(TenantModel):
-    """A recompute of many leads, chunk by chunk; `cursor` is the last lead id scored, so a rerun resumes.
-    `evaluated_at` is the one moment all chunks are scored at, however long the job takes. Once every
-    chunk is scored (`scored_at`), the lifecycle moves follow, resumable by `lifecycle_cursor`."""
+    """A recompute of many leads in chunks of lead ids (`chunks`: [[lo, hi], ...], planned once), which
+    workers score in parallel, each chunk in its own transaction; `done_chunks` holds the `lo` of each
+    one scored, so a rerun or a redelivered task does only what is left. `evaluated_at` is the one moment
+    all chunks are scored at, however long the job takes. Once every chunk is scored (`scored_at`), the
+    lifecycle moves follow, resumable by `lifecycle_cursor`."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=RecomputeKind.choices, default=RecomputeKind.FULL)
@@ -400,7 +408,8 @@ class RecomputeJob(TenantModel):
     processed = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0, help_text="Ledger rows written.")
     transitions = models.PositiveIntegerField(default=0, help_text="Lifecycle stage changes made.")
-    cursor = models.BigIntegerField(default=0)
+    chunks = models.JSONField(default=list, blank=True)
+    done_chunks = models.JSONField(default=list, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True, help_text="When every chunk was scored.")
     lifecycle_cursor = models.BigIntegerField(default=0)
     evaluated_at = models.DateTimeField(default=timezone.now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
@@ -14,8 +15,8 @@ from scoring.engine.ledger import ScoreEvent
 
 logger = logging.getLogger(__name__)
 
-# A recompute task works through chunks for this long, then enqueues itself to carry on, so that no run
-# comes near the hard time limit (and the broker's visibility timeout stays far above it).
+# The lifecycle moves of a recompute work this long per task, then enqueue themselves to carry on, so that
+# no run comes near the hard time limit (and the broker's visibility timeout stays far above it).
 RECOMPUTE_BUDGET_SECONDS = 240
 RECOMPUTE_TIME_LIMIT = 600
 
@@ -43,20 +44,62 @@ def scoring_rescore_contact(organization_id: int, contact_id: int, fields: list[
     return services.leads_rescore(lead_ids=lead_ids, event=event).ledger_rows
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=120, soft_time_limit=100)
+def scoring_recompute_run(organization_id: int, job_id: int) -> int:
+    """Plan a recompute and hand its chunks to the workers, one task each (they run in parallel)."""
+    job = services.recompute_job_plan(organization_id=organization_id, job_id=job_id)
+    pending = [lo for lo, _ in job.chunks if lo not in job.done_chunks]
+    for lo in pending:
+        scoring_recompute_chunk.delay(organization_id, job_id, lo)
+    if job.status == "running" and job.scored_at is not None and not pending:
+        scoring_recompute_moves.delay(organization_id, job_id)
+    return len(pending)
+
+
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
     time_limit=RECOMPUTE_TIME_LIMIT,
     soft_time_limit=RECOMPUTE_TIME_LIMIT - 60,
 )
-def scoring_recompute_run(organization_id: int, job_id: int) -> str:
-    """Work through a recompute job; it commits chunk by chunk and resumes where it stopped."""
-    job = services.recompute_job_run(
-        organization_id=organization_id, job_id=job_id, budget_seconds=RECOMPUTE_BUDGET_SECONDS
+def scoring_recompute_chunk(organization_id: int, job_id: int, lo: int) -> int:
+    """Score one chunk; the chunk that completes the job starts its lifecycle moves. A second delivery
+    finds the chunk done and does nothing."""
+    job, last = services.recompute_chunk_run(organization_id=organization_id, job_id=job_id, lo=lo)
+    if last:
+        scoring_recompute_moves.delay(organization_id, job_id)
+    return job.processed
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=RECOMPUTE_TIME_LIMIT,
+    soft_time_limit=RECOMPUTE_TIME_LIMIT - 60,
+)
+def scoring_recompute_moves(organization_id: int, job_id: int) -> str:
+    """The stage changes the new scores call for, in batches; it enqueues itself again to carry on
+    rather than come near its time limit."""
+    job = services.recompute_job_moves(
+        organization_id=organization_id, job_id=job_id, deadline=time.monotonic() + RECOMPUTE_BUDGET_SECONDS
     )
     if job.status == "running":
-        scoring_recompute_run.delay(organization_id, job_id)
+        scoring_recompute_moves.delay(organization_id, job_id)
     return job.status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1200, soft_time_limit=1140)
+def scoring_backtest_run(organization_id: int, run_id: int) -> str:
+    from scoring.models import BacktestRun
+
+    with tenant_context(organization_id):
+        run = BacktestRun.objects.select_related("version__scoring_model").get(pk=run_id)
+        try:
+            services.backtest_run_execute(run=run)
+        except Exception:
+            # The run is marked failed with the reason, which the model page shows.
+            logger.exception("Backtest %s of organization %s failed", run_id, organization_id)
+    return run.status
 
 
 @shared_task(time_limit=120, soft_time_limit=100)

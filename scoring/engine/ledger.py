@@ -13,6 +13,7 @@ recompute chunk never both compute a delta from the same totals. SQLite serialis
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,11 +27,12 @@ from leads.models import Lead, Touchpoint
 from scoring.engine import pg
 from scoring.engine.python import Touch, evaluate
 from scoring.engine.spec import Targets, VersionSpec, grade_for, priority_for
-from scoring.models import Cause, LeadScore, ScoreChange
+from scoring.models import LeadScore, ScoreChange
 
 LOCK_BLOCK_BITS = 14
 _LOCK_SPACE = 0x5C0E << 48
 PORTABLE_BATCH = 500
+SMALL_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -48,24 +50,24 @@ class ChunkResult:
     leads: int = 0
     ledger_rows: int = 0
     lead_ids: list[int] = field(default_factory=list)
+    # Seconds per step (PostgreSQL), logged by recompute jobs to show where the time goes.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def add(self, other: ChunkResult) -> None:
         self.leads += other.leads
         self.ledger_rows += other.ledger_rows
         self.lead_ids.extend(other.lead_ids)
+        for step, seconds in other.timings.items():
+            self.timings[step] = self.timings.get(step, 0.0) + seconds
 
 
-def lock_key(organization_id: int, lead_id: int) -> int:
-    return _LOCK_SPACE | ((organization_id & 0xFFFFFF) << 24) | ((lead_id >> LOCK_BLOCK_BITS) & 0xFFFFFF)
+def _lock_keys(organization_id: int, blocks: Iterable[int]) -> list[int]:
+    base = _LOCK_SPACE | ((organization_id & 0xFFFFFF) << 24)
+    return sorted({base | (block & 0xFFFFFF) for block in blocks})
 
 
-def lock_leads(lead_ids: Iterable[int]) -> None:
-    """Take the scoring locks of these leads' blocks (PostgreSQL; a no-op elsewhere)."""
-    if connection.vendor != "postgresql":
-        return
-    organization_id = current_organization_id()
-    keys = sorted({lock_key(organization_id, i) for i in lead_ids})
-    if keys:
+def _lock(keys: list[int]) -> None:
+    if keys and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) x",
@@ -73,29 +75,47 @@ def lock_leads(lead_ids: Iterable[int]) -> None:
             )
 
 
+def lock_leads(lead_ids: Iterable[int]) -> None:
+    """Take the scoring locks of these leads' blocks (PostgreSQL; a no-op elsewhere)."""
+    _lock(_lock_keys(current_organization_id(), (i >> LOCK_BLOCK_BITS for i in lead_ids)))
+
+
+def lock_range(lo: int, hi: int) -> None:
+    """The scoring locks of every block that lead ids lo <= id < hi fall in."""
+    blocks = range(lo >> LOCK_BLOCK_BITS, ((hi - 1) >> LOCK_BLOCK_BITS) + 1)
+    _lock(_lock_keys(current_organization_id(), blocks))
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 
-def _chunk_fill(
-    cursor: object, *, lead_ids: Sequence[int] | None, lo: int, hi: int, decay_keys: list[str] | None
-) -> None:
-    execute = cursor.execute  # type: ignore[attr-defined]
-    execute("DROP TABLE IF EXISTS scoring_chunk, scoring_targets, scoring_delta")
-    execute("CREATE TEMP TABLE scoring_chunk (lead_id bigint PRIMARY KEY) ON COMMIT DROP")
-    if lead_ids is not None:
-        execute(
-            "INSERT INTO scoring_chunk SELECT id FROM leads_lead WHERE id = ANY(%s::bigint[])",
-            [list(lead_ids)],
+def bulk_session(cursor: Any) -> None:
+    """Settings of a large chunk's transaction. The planner sees only a tenant's share of each table
+    through row-level security and underestimates the rows a chunk reads, so it would read a million
+    touchpoints in one process; and the hash joins of a chunk want more than the default memory."""
+    for setting in (
+        "parallel_setup_cost = 100",
+        "parallel_tuple_cost = 0.001",
+        "min_parallel_index_scan_size = 0",
+        "work_mem = '64MB'",
+    ):
+        cursor.execute(f"SET LOCAL {setting}")
+
+
+def decay_candidates(spec: VersionSpec, lo: int, hi: int) -> list[int]:
+    """Leads with lo <= id < hi holding points of a time-dependent rule of `spec`: the only ones that
+    time alone can change."""
+    positions = [i for i, rule_id in enumerate(spec.order, start=1) if spec.by_id[rule_id].time_dependent]
+    if not positions:
+        return []
+    held = " OR ".join(f"ls.rule_points[{i}] <> 0" for i in positions)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ls.lead_id FROM scoring_leadscore ls WHERE ls.lead_id >= %s AND ls.lead_id < %s "
+            f"AND ls.version_id = %s AND ({held}) ORDER BY ls.lead_id",
+            [lo, hi, spec.version_id],
         )
-    elif decay_keys is not None:
-        execute(
-            "INSERT INTO scoring_chunk SELECT ls.lead_id FROM scoring_leadscore ls "
-            "WHERE ls.lead_id >= %s AND ls.lead_id < %s AND ls.contributions ?| %s::text[]",
-            [lo, hi, decay_keys],
-        )
-    else:
-        execute("INSERT INTO scoring_chunk SELECT id FROM leads_lead WHERE id >= %s AND id < %s", [lo, hi])
-    execute("ANALYZE scoring_chunk")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def score_chunk_pg(
@@ -106,37 +126,53 @@ def score_chunk_pg(
     lead_ids: Sequence[int] | None = None,
     lo: int = 0,
     hi: int = 0,
-    decay_only: bool = False,
 ) -> ChunkResult:
-    """Rescore the leads `lead_ids`, or those with lo <= id < hi (with `decay_only`, only the ones
-    holding points of a time-dependent rule), under `spec` at the moment `at`."""
+    """Rescore the leads `lead_ids`, or those with lo <= id < hi, under `spec` at the moment `at`."""
     organization_id = current_organization_id()
-    decay_keys = [r.key for r in spec.rules if r.time_dependent] if decay_only else None
-    if decay_only and not decay_keys:
-        return ChunkResult()
     now = timezone.now()
+    timings: dict[str, float] = {}
+    ids = sorted(set(lead_ids)) if lead_ids is not None else None
+    if ids is not None and not ids:
+        return ChunkResult()
     with connection.cursor() as cursor:
-        _chunk_fill(cursor, lead_ids=lead_ids, lo=lo, hi=hi, decay_keys=decay_keys)
-        cursor.execute("SELECT count(*), min(lead_id), max(lead_id) FROM scoring_chunk")
-        count, first, last = cursor.fetchone()
-        if not count:
-            return ChunkResult()
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT %s::bigint "
-            "| ((%s::bigint & 16777215) << 24) | ((lead_id >> %s) & 16777215) AS k "
-            "FROM scoring_chunk ORDER BY 1) x",
-            [_LOCK_SPACE, organization_id, LOCK_BLOCK_BITS],
-        )
+
+        def run(step: str, sql: str, params: Any = None) -> int:
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+            return int(cursor.rowcount)
+
+        started = time.perf_counter()
+        if ids is not None:
+            lock_leads(ids)
+        else:
+            lock_range(lo, hi)
+        timings["lock"] = time.perf_counter() - started
         p = pg.Params()
-        targets = pg.targets_select(spec, at, p, first, last)
-        cursor.execute(f"CREATE TEMP TABLE scoring_targets ON COMMIT DROP AS {targets}", p.values)
-        cursor.execute(
+        targets = pg.targets_plan(spec, p, at=at, lo=lo, hi=hi, ids=ids)
+        tables = [*targets.tables, "scoring_delta"]
+        run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
+        if ids is not None and len(ids) < SMALL_CHUNK:
+            # A few leads: compiling the expressions would cost more than evaluating them.
+            cursor.execute("SET LOCAL jit = off")
+        elif ids is None:
+            bulk_session(cursor)
+        for index, statement in enumerate(targets.statements):
+            count = run(
+                "touchpoints" if index < len(targets.statements) - 1 else "targets", statement, p.values
+            )
+        if not count:
+            run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
+            return ChunkResult(timings=timings)
+        run(
+            "deltas",
             _DELTA_SQL.format(
-                contributions=pg.contributions_sql(spec),
+                points=pg.points_sql(spec),
                 deltas=pg.rule_deltas_sql(spec),
+                withdrawn=pg.withdrawn_sql(spec),
                 grade=pg.grade_sql("d.fit", spec),
                 priority=pg.priority_sql("d.score", pg.grade_sql("d.fit", spec)),
-            )
+            ),
         )
         touchpoint = (
             "(SELECT max(t.id) FROM leads_touchpoint t "
@@ -153,64 +189,68 @@ def score_chunk_pg(
             "now": now,
             "tps": list(event.touchpoint_ids),
         }
-        cursor.execute(
+        ledger_rows = run(
+            "ledger",
             "INSERT INTO scoring_scorechange (organization_id, lead_id, version_id, cause, touchpoint_id, "
             "changed_fields, author_id, author_label, note, fit, behaviour, engagement, maturity, manual, "
-            f"product, rules, created_at) SELECT %(org)s, d.lead_id, %(version)s, %(cause)s, {touchpoint}, "
-            "%(fields)s, NULL, '', %(note)s, d.d_fit, d.d_behaviour, d.d_engagement, d.d_maturity, 0, "
-            "d.d_product, d.d_rules, %(now)s "
+            "product, rule_deltas, withdrawn_version_id, withdrawn_points, created_at) "
+            f"SELECT %(org)s, d.lead_id, %(version)s, %(cause)s, {touchpoint}, %(fields)s, NULL, '', "
+            "%(note)s, d.d_fit, d.d_behaviour, d.d_engagement, d.d_maturity, 0, d.d_product, d.d_rules, "
+            "CASE WHEN cardinality(d.withdrawn) > 0 THEN d.old_version END, d.withdrawn, %(now)s "
             "FROM scoring_delta d WHERE d.changed ORDER BY d.lead_id",
             params,
         )
-        ledger_rows = cursor.rowcount
-        cursor.execute(
+        run(
+            "scores_new",
             "INSERT INTO scoring_leadscore (organization_id, lead_id, version_id, fit, behaviour, "
-            "engagement, maturity, manual, product, score, grade, priority, maturity_stage, contributions, "
+            "engagement, maturity, manual, product, score, grade, priority, maturity_stage, rule_points, "
             "updated_at) SELECT %(org)s, d.lead_id, %(version)s, d.fit, d.behaviour, d.engagement, "
-            "d.maturity, 0, d.product, "
-            "d.score, d.grade, d.priority, d.maturity_stage, d.contributions, %(now)s "
+            "d.maturity, 0, d.product, d.score, d.grade, d.priority, d.maturity_stage, d.points, %(now)s "
             "FROM scoring_delta d WHERE d.ls_id IS NULL ORDER BY d.lead_id",
             params,
         )
-        cursor.execute(
+        run(
+            "scores_update",
             "UPDATE scoring_leadscore ls SET version_id = %(version)s, fit = d.fit, behaviour = d.behaviour, "
             "engagement = d.engagement, maturity = d.maturity, product = d.product, score = d.score, "
             "grade = d.grade, priority = d.priority, maturity_stage = d.maturity_stage, "
-            "contributions = d.contributions, updated_at = %(now)s FROM scoring_delta d "
+            "rule_points = d.points, updated_at = %(now)s FROM scoring_delta d "
             "WHERE ls.id = d.ls_id AND (d.changed OR ls.version_id IS DISTINCT FROM %(version)s "
             "OR ls.grade <> d.grade OR ls.priority <> d.priority OR ls.maturity_stage <> d.maturity_stage)",
             params,
         )
-        cursor.execute(
+        run(
+            "leads_update",
             "UPDATE leads_lead l SET score = d.score, grade = d.grade FROM scoring_delta d "
-            "WHERE l.id = d.lead_id AND (l.score <> d.score OR l.grade <> d.grade)"
+            "WHERE l.id = d.lead_id AND (l.score <> d.score OR l.grade <> d.grade)",
         )
-        cursor.execute(
-            "SELECT lead_id FROM scoring_chunk ORDER BY lead_id"
-            if count <= 10_000
-            else "SELECT 1 WHERE FALSE"
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        cursor.execute("DROP TABLE scoring_chunk, scoring_targets, scoring_delta")
-    return ChunkResult(leads=count, ledger_rows=ledger_rows, lead_ids=ids)
+        found: list[int] = []
+        if count <= 10_000:
+            cursor.execute("SELECT lead_id FROM scoring_targets ORDER BY lead_id")
+            found = [row[0] for row in cursor.fetchall()]
+        run("drop", f"DROP TABLE {', '.join(tables)}")
+        if ids is not None and len(ids) < SMALL_CHUNK:
+            cursor.execute("SET LOCAL jit = DEFAULT")
+    return ChunkResult(leads=count, ledger_rows=ledger_rows, lead_ids=found, timings=timings)
 
 
 _DELTA_SQL = """
 CREATE TEMP TABLE scoring_delta ON COMMIT DROP AS
 SELECT d.*, {grade} AS grade, {priority} AS priority FROM (
     SELECT d.*, d.behaviour + d.engagement + d.maturity + d.manual AS score,
-           (d.d_rules <> '{{}}'::jsonb OR d.d_fit <> 0 OR d.d_behaviour <> 0 OR d.d_engagement <> 0
-            OR d.d_maturity <> 0 OR d.d_product <> 0) AS changed
+           (0 <> ANY(d.d_rules) OR 0 <> ANY(d.withdrawn) OR d.d_fit <> 0 OR d.d_behaviour <> 0
+            OR d.d_engagement <> 0 OR d.d_maturity <> 0 OR d.d_product <> 0) AS changed
     FROM (
-        SELECT g.lead_id, ls.id AS ls_id, coalesce(ls.manual, 0) AS manual,
+        SELECT g.lead_id, ls.id AS ls_id, ls.version_id AS old_version, coalesce(ls.manual, 0) AS manual,
                g.fit, g.behaviour, g.engagement, g.maturity, g.product, g.maturity_stage,
                g.fit - coalesce(ls.fit, 0) AS d_fit,
                g.behaviour - coalesce(ls.behaviour, 0) AS d_behaviour,
                g.engagement - coalesce(ls.engagement, 0) AS d_engagement,
                g.maturity - coalesce(ls.maturity, 0) AS d_maturity,
                g.product - coalesce(ls.product, 0) AS d_product,
-               {contributions} AS contributions,
-               {deltas} AS d_rules
+               {points} AS points,
+               {deltas} AS d_rules,
+               {withdrawn} AS withdrawn
         FROM scoring_targets g LEFT JOIN scoring_leadscore ls ON ls.lead_id = g.lead_id
     ) d
 ) d
@@ -237,17 +277,15 @@ def plan(
     now: dt.datetime,
     touchpoint_id: int | None = None,
 ) -> Plan:
+    """The same decision as the PostgreSQL path's, for one lead: differences against its LeadScore."""
     is_new = current is None
-    score = current or LeadScore(lead_id=targets.lead_id, contributions={})
+    score = current or LeadScore(lead_id=targets.lead_id, rule_points=[])
     same_version = score.version_id == spec.version_id
-    held = {int(k): int(v) for k, v in (score.contributions or {}).items()}
-    deltas: dict[str, int] = {}
-    for rule in spec.rules:
-        delta = targets.rules.get(rule.id, 0) - (held.get(rule.id, 0) if same_version else 0)
-        if delta:
-            deltas[rule.key] = delta
-    if not same_version:
-        deltas.update({str(k): -v for k, v in held.items() if v})
+    points = spec.as_list(targets.rules)
+    held = list(score.rule_points or []) if same_version else []
+    held += [0] * (len(points) - len(held))
+    deltas = [new - old for new, old in zip(points, held, strict=False)]
+    withdrawn = list(score.rule_points or []) if not (is_new or same_version) else []
     dims = {
         "fit": targets.fit - score.fit,
         "behaviour": targets.behaviour - score.behaviour,
@@ -256,7 +294,7 @@ def plan(
         "product": targets.product - score.product,
     }
     change = None
-    if deltas or any(dims.values()):
+    if any(deltas) or any(withdrawn) or any(dims.values()):
         change = ScoreChange(
             lead_id=targets.lead_id,
             version_id=spec.version_id,
@@ -264,7 +302,9 @@ def plan(
             touchpoint_id=touchpoint_id,
             changed_fields=", ".join(event.fields)[:300],
             note=event.note[:300],
-            rules=deltas,
+            rule_deltas=deltas,
+            withdrawn_version_id=score.version_id if withdrawn else None,
+            withdrawn_points=withdrawn,
             created_at=now,
             **dims,
         )
@@ -272,7 +312,7 @@ def plan(
     score.fit, score.behaviour = targets.fit, targets.behaviour
     score.engagement, score.maturity = targets.engagement, targets.maturity
     score.product, score.maturity_stage = targets.product, targets.maturity_stage
-    score.contributions = {str(k): v for k, v in targets.rules.items() if v}
+    score.rule_points = points
     score.score = score.behaviour + score.engagement + score.maturity + score.manual
     score.grade = grade_for(score.fit, spec.grade_thresholds)
     score.priority = priority_for(score.score, score.grade)
@@ -331,6 +371,16 @@ def _portable_batch(spec: VersionSpec, at: dt.datetime, event: ScoreEvent, ids: 
     return ChunkResult(leads=len(leads), ledger_rows=len(changes), lead_ids=[lead.pk for lead in leads])
 
 
+def decay_candidates_portable(spec: VersionSpec, lo: int, hi: int) -> list[int]:
+    positions = [i for i, rule_id in enumerate(spec.order) if spec.by_id[rule_id].time_dependent]
+    rows = LeadScore.objects.filter(lead_id__gte=lo, lead_id__lt=hi, version_id=spec.version_id).values_list(
+        "lead_id", "rule_points"
+    )
+    return [
+        lead_id for lead_id, points in rows if any(i < len(points or []) and points[i] for i in positions)
+    ]
+
+
 SCORE_FIELDS = [
     "version_id",
     "fit",
@@ -342,7 +392,7 @@ SCORE_FIELDS = [
     "grade",
     "priority",
     "maturity_stage",
-    "contributions",
+    "rule_points",
     "updated_at",
 ]
 
@@ -356,14 +406,3 @@ def score_leads(
     if connection.vendor == "postgresql":
         return score_chunk_pg(spec=spec, at=at, event=event, lead_ids=lead_ids)
     return score_leads_portable(spec=spec, at=at, event=event, lead_ids=lead_ids)
-
-
-__all__ = [
-    "Cause",
-    "ChunkResult",
-    "ScoreEvent",
-    "lock_leads",
-    "score_chunk_pg",
-    "score_leads",
-    "score_leads_portable",
-]

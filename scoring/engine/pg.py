@@ -6,15 +6,17 @@ aggregate with a FILTER per rule (count, decayed weight, presence in a window), 
 aggregate per rule with a repeat limit (occurrences per period). The definitions are those of
 `scoring/engine/spec.py`, mirrored from `scoring/engine/python.py`.
 
-The chunk's leads are in the temporary table `scoring_chunk(lead_id)`; `lo` and `hi` bound their ids so
-that touchpoints are read through the (organization, lead) index rather than the whole table.
-Row-level security keeps every table to the tenant of the transaction.
+A chunk is a range of lead ids (a recompute) or a list of them (an event's leads, a decay run's), given
+as plain predicates and array parameters rather than a temporary table, so that PostgreSQL may read the
+touchpoints with parallel workers. Row-level security keeps every table to the tenant of the transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from leads.services import FREE_MAIL_DOMAINS
@@ -29,8 +31,6 @@ from scoring.engine.spec import (
 from scoring.models import GRADE_WEIGHT, GRADES, Dimension, EngagementKind, FitOperator
 
 _NUMBER = re.compile(NUMBER_PATTERN)
-# jsonb_build_object takes at most 100 arguments: 50 pairs.
-JSON_PAIRS = 50
 
 
 class Params:
@@ -76,11 +76,19 @@ def _as_number(text: str) -> str:
     return f"(CASE WHEN {text} ~ '{NUMBER_PATTERN}' THEN btrim({text})::numeric END)"
 
 
-def _domain_listed(domain: str, listed: str) -> str:
-    return (
-        f"({domain} <> '' AND EXISTS (SELECT 1 FROM unnest({listed}) AS x(d) "
-        f"WHERE {domain} = x.d OR right({domain}, length(x.d) + 1) = '.' || x.d))"
-    )
+def _domain_listed(domain: str, pattern: str) -> str:
+    return f"({domain} <> '' AND {domain} ~ {pattern})"
+
+
+def _domains_pattern(domains: list[str]) -> str:
+    """A regular expression matching each domain or any subdomain of it (one compiled regex per rule
+    instead of a subquery per lead)."""
+    return "(^|\\.)(" + "|".join(re.escape(d) for d in domains) + ")$"
+
+
+def _words_pattern(words: list[str]) -> str:
+    # The words are letters and digits only (checked when the rule is saved): nothing to escape.
+    return "(^|[^[:alnum:]])(" + "|".join(words) + ")($|[^[:alnum:]])"
 
 
 def fit_condition_sql(rule: RuleSpec, p: Params) -> str:
@@ -88,9 +96,9 @@ def fit_condition_sql(rule: RuleSpec, p: Params) -> str:
     if operator == FitOperator.FREE_MAIL:
         condition = f"{_EMAIL_DOMAIN} = ANY({p(sorted(FREE_MAIL_DOMAINS), 'text[]')})"
     elif operator == FitOperator.COMPETITOR:
-        listed = p(list(value), "text[]")
+        pattern = p(_domains_pattern(list(value)))
         company_domain = "lower(coalesce(co.domain, ''))"
-        condition = f"({_domain_listed(_EMAIL_DOMAIN, listed)} OR {_domain_listed(company_domain, listed)})"
+        condition = f"({_domain_listed(_EMAIL_DOMAIN, pattern)} OR {_domain_listed(company_domain, pattern)})"
     else:
         assert field_kind(rule.field) is not None, rule.field
         text, typed = _field_sql(rule.field, p)
@@ -126,14 +134,17 @@ def fit_condition_sql(rule: RuleSpec, p: Params) -> str:
     return f"NOT {condition}" if rule.negate else condition
 
 
-def touch_condition_sql(rule: RuleSpec, p: Params, at: dt.datetime) -> str:
-    """Whether touchpoint `t` counts for the rule (its match and its window)."""
+def touch_condition_sql(
+    rule: RuleSpec, p: Params, since: Callable[[int], str], *, url: str = "lower(t.url)"
+) -> str:
+    """Whether touchpoint `t` counts for the rule (its match and its window); `url` is the lower-cased
+    URL (a column when the chunk's read lower-cases it once for every rule)."""
     match = rule.match
     parts: list[str] = []
     if match.types:
         parts.append(f"t.type = ANY({p(list(match.types), 'text[]')})")
     if match.url_contains:
-        parts.append(f"strpos(lower(t.url), {p(match.url_contains)}) > 0")
+        parts.append(f"strpos({url}, {p(match.url_contains)}) > 0")
     if match.property_key:
         key = p(match.property_key)
         if match.property_value:
@@ -141,7 +152,7 @@ def touch_condition_sql(rule: RuleSpec, p: Params, at: dt.datetime) -> str:
         else:
             parts.append(f"t.properties ? {key}")
     if rule.window_days is not None:
-        parts.append(f"t.occurred_at > {p(at - dt.timedelta(days=rule.window_days), 'timestamptz')}")
+        parts.append(f"t.occurred_at > {since(rule.window_days)}")
     return " AND ".join(parts) or "TRUE"
 
 
@@ -151,68 +162,119 @@ def _capped(total: str, rule: RuleSpec) -> str:
     return f"LEAST({total}, {rule.cap})" if rule.points >= 0 else f"GREATEST({total}, {-rule.cap})"
 
 
-def _json_object(pairs: list[tuple[str, str]]) -> str:
-    """jsonb of (key, int expression) pairs, leaving out the zero or NULL ones."""
-    if not pairs:
-        return "'{}'::jsonb"
-    parts = []
-    for start in range(0, len(pairs), JSON_PAIRS):
-        chunk = pairs[start : start + JSON_PAIRS]
-        arguments = ", ".join(f"'{key}', NULLIF({expression}, 0)" for key, expression in chunk)
-        parts.append(f"jsonb_strip_nulls(jsonb_build_object({arguments}))")
-    return " || ".join(parts)
+@dataclass
+class TargetsPlan:
+    """The statements that leave each lead's targets in the temporary table `scoring_targets`, and the
+    temporary tables they create (dropped by the caller at the end of the chunk)."""
+
+    statements: list[str]
+    tables: list[str]
 
 
-def targets_select(spec: VersionSpec, at: dt.datetime, p: Params, lo: int, hi: int) -> str:
-    """SELECT lead_id, r<id>..., fit, behaviour, engagement, maturity, product, maturity_stage."""
-    at_sql = p(at, "timestamptz")
-    aggregates: list[str] = []
-    repeat_ctes: list[str] = []
+def targets_plan(
+    spec: VersionSpec,
+    p: Params,
+    *,
+    at: dt.datetime | None = None,
+    cutoffs: str = "",
+    lo: int | None = None,
+    hi: int | None = None,
+    ids: list[int] | None = None,
+) -> TargetsPlan:
+    """Targets (lead_id, r<id>..., fit, behaviour, engagement, maturity, product, maturity_stage) of the
+    leads with lo <= id < hi, or those in `ids`, or those of the table `cutoffs(lead_id, at)`, each scored
+    at `at` or at its own cutoff moment (a backtest scores each lead as it stood before its outcome).
+
+    Fit, the touchpoint aggregates and each repeat-limited rule are statements of their own, joined last
+    by lead id: each is planned on its own (a join of them all was planned to aggregate the touchpoints
+    once per parallel worker), and none evaluates a rule's expression twice.
+    """
+    if cutoffs:
+        at_sql = "k.at"
+        touch_from = f"leads_touchpoint t JOIN {cutoffs} k ON k.lead_id = t.lead_id"
+        chunk_touchpoints = "t.occurred_at <= k.at"
+        lead_from = f"{cutoffs} k JOIN leads_lead l ON l.id = k.lead_id"
+        chunk_leads = "TRUE"
+
+        def since(days: int) -> str:
+            return f"t.at - make_interval(days => {int(days)})"
+
+    else:
+        assert at is not None
+        at_sql = p(at, "timestamptz")
+        touch_from, lead_from = "leads_touchpoint t", "leads_lead l"
+        if ids is not None:
+            ids_sql = p(ids, "bigint[]")
+            chunk_touchpoints, chunk_leads = f"t.lead_id = ANY({ids_sql})", f"l.id = ANY({ids_sql})"
+        else:
+            low, high = int(lo or 0), int(hi or 0)
+            chunk_touchpoints = f"t.lead_id >= {low} AND t.lead_id < {high}"
+            chunk_leads = f"l.id >= {low} AND l.id < {high}"
+        chunk_touchpoints += f" AND t.occurred_at <= {at_sql}"
+
+        def since(days: int) -> str:
+            return p(at - dt.timedelta(days=days), "timestamptz")
+
+    # The chunk's touchpoints, each URL lower-cased once for all the rules (OFFSET 0 keeps PostgreSQL
+    # from folding the subquery back into its reader and lower-casing the URL once per rule).
+    touches = (
+        f"(SELECT t.lead_id, t.type, t.occurred_at, t.properties, lower(t.url) AS url_lower"
+        f"{', k.at' if cutoffs else ''} FROM {touch_from} WHERE {chunk_touchpoints} OFFSET 0) t"
+    )
+    statements: list[str] = []
+    tables: list[str] = []
+    fit_columns: list[str] = []
+    daily: list[tuple[str, str]] = []  # (aggregate over the chunk's touchpoints, alias)
     joins: list[str] = []
     columns: list[str] = []
-    chunk_touchpoints = (
-        f"t.lead_id >= {lo} AND t.lead_id <= {hi} AND t.occurred_at <= {at_sql} "
-        "AND t.lead_id IN (SELECT lead_id FROM scoring_chunk)"
-    )
     for rule in spec.rules:
         column = f"r{rule.id}"
         if rule.dimension == Dimension.FIT:
-            columns.append(
+            fit_columns.append(
                 f"CASE WHEN {fit_condition_sql(rule, p)} THEN {rule.points} ELSE 0 END AS {column}"
             )
+            columns.append(f"f.{column}")
             continue
-        condition = touch_condition_sql(rule, p, at)
+        condition = touch_condition_sql(rule, p, since, url="t.url_lower")
         if rule.dimension == Dimension.BEHAVIOUR and rule.repeat_limit is not None:
+            # Occurrences per period, at most the limit of each: a small read of its own.
             period = rule.repeat_window_days * 86400
-            repeat_ctes.append(
-                f"rep{rule.id} AS (SELECT lead_id, sum(LEAST(n, {rule.repeat_limit}))::bigint AS n FROM ("
-                f"SELECT t.lead_id, floor(extract(epoch FROM t.occurred_at) / {period}) AS period, "
-                f"count(*) AS n FROM leads_touchpoint t WHERE {chunk_touchpoints} AND {condition} "
-                f"GROUP BY 1, 2) x GROUP BY lead_id)"
+            table = f"scoring_rep{rule.id}"
+            statements.append(
+                f"CREATE TEMP TABLE {table} ON COMMIT DROP AS "
+                f"SELECT lead_id, sum(LEAST(n, {rule.repeat_limit}))::bigint AS n FROM ("
+                f"SELECT t.lead_id, floor(date_part('epoch', t.occurred_at) / {period}) AS period, "
+                f"count(*) AS n FROM {touches} WHERE {condition} GROUP BY 1, 2) x GROUP BY lead_id"
             )
-            joins.append(f"LEFT JOIN rep{rule.id} ON rep{rule.id}.lead_id = l.id")
-            columns.append(
-                f"{_capped(f'{rule.points} * coalesce(rep{rule.id}.n, 0)', rule)}::int AS {column}"
-            )
-        elif rule.dimension == Dimension.BEHAVIOUR:
-            aggregates.append(f"count(*) FILTER (WHERE {condition}) AS n{rule.id}")
-            columns.append(f"{_capped(f'{rule.points} * coalesce(ta.n{rule.id}, 0)', rule)}::int AS {column}")
+            tables.append(table)
+            joins.append(f"LEFT JOIN {table} ON {table}.lead_id = f.lead_id")
+            columns.append(f"{_capped(f'{rule.points} * coalesce({table}.n, 0)', rule)}::int AS {column}")
+        elif rule.dimension == Dimension.BEHAVIOUR or (
+            rule.dimension == Dimension.ENGAGEMENT and rule.engagement_kind == EngagementKind.FREQUENCY
+        ):
+            daily.append((f"count(*) FILTER (WHERE {condition})", f"n{rule.id}"))
+            if rule.dimension == Dimension.BEHAVIOUR:
+                counted = _capped(f"{rule.points} * coalesce(ta.n{rule.id}, 0)", rule)
+                columns.append(f"{counted}::int AS {column}")
+            else:
+                columns.append(
+                    f"CASE WHEN coalesce(ta.n{rule.id}, 0) >= {rule.min_count} THEN {rule.points} ELSE 0 END "
+                    f"AS {column}"
+                )
         elif rule.dimension == Dimension.ENGAGEMENT and rule.engagement_kind == EngagementKind.ACTIVITY:
-            age = f"GREATEST(0, extract(epoch FROM ({at_sql} - t.occurred_at)) / 86400.0)"
-            aggregates.append(
-                f"sum(power(0.5, {age}::float8 / {rule.half_life_days})) FILTER (WHERE {condition}) "
-                f"AS w{rule.id}"
+            # date_part, not extract: extract returns numeric, and numeric arithmetic per touchpoint is slow.
+            moment = "t.at" if cutoffs else at_sql
+            age = f"GREATEST(0, date_part('epoch', {moment} - t.occurred_at) / 86400.0)"
+            daily.append(
+                (
+                    f"sum(power(0.5, {age}::float8 / {rule.half_life_days})) FILTER (WHERE {condition})",
+                    f"w{rule.id}",
+                )
             )
             weighted = f"floor({rule.points} * coalesce(ta.w{rule.id}, 0) + 0.5)"
             columns.append(f"{_capped(weighted, rule)}::int AS {column}")
-        elif rule.dimension == Dimension.ENGAGEMENT and rule.engagement_kind == EngagementKind.FREQUENCY:
-            aggregates.append(f"count(*) FILTER (WHERE {condition}) AS n{rule.id}")
-            columns.append(
-                f"CASE WHEN coalesce(ta.n{rule.id}, 0) >= {rule.min_count} THEN {rule.points} ELSE 0 END "
-                f"AS {column}"
-            )
         else:  # engagement recency and maturity: is there one such touchpoint?
-            aggregates.append(f"coalesce(bool_or({condition}), FALSE) AS x{rule.id}")
+            daily.append((f"bool_or({condition})", f"x{rule.id}"))
     # Maturity: the first rule shown, in winning order, takes its points; the others none.
     shown_before: list[str] = []
     stage_cases: list[str] = []
@@ -230,21 +292,22 @@ def targets_select(spec: VersionSpec, at: dt.datetime, p: Params, lo: int, hi: i
             )
     stage = f"(CASE {' '.join(stage_cases)} ELSE '' END)" if stage_cases else "''"
     columns.append(f"{stage}::varchar(12) AS maturity_stage")
-    ctes: list[str] = []
-    if aggregates:
-        ctes.append(
-            f"ta AS (SELECT t.lead_id, {', '.join(aggregates)} FROM leads_touchpoint t "
-            f"WHERE {chunk_touchpoints} GROUP BY t.lead_id)"
-        )
-        joins.insert(0, "LEFT JOIN ta ON ta.lead_id = l.id")
-    ctes.extend(repeat_ctes)
-    inner = (
-        f"{'WITH ' + ', '.join(ctes) if ctes else ''} "
-        f"SELECT l.id AS lead_id{', ' if columns else ''}{', '.join(columns)} "
-        "FROM scoring_chunk k JOIN leads_lead l ON l.id = k.lead_id "
+    if daily:
+        direct = ", ".join(f"{expression} AS {alias}" for expression, alias in daily)
+        select = f"SELECT t.lead_id, {direct} FROM {touches} GROUP BY t.lead_id"
+        statements.insert(0, f"CREATE TEMP TABLE scoring_ta ON COMMIT DROP AS {select}")
+        tables.insert(0, "scoring_ta")
+        joins.insert(0, "LEFT JOIN scoring_ta ta ON ta.lead_id = f.lead_id")
+    # Fit: the leads with their contact and company, in a statement of its own so that workers share it.
+    statements.insert(
+        0,
+        "CREATE TEMP TABLE scoring_fit ON COMMIT DROP AS "
+        f"SELECT l.id AS lead_id{''.join(', ' + c for c in fit_columns)} FROM {lead_from} "
         "JOIN leads_contact c ON c.id = l.contact_id "
-        f"LEFT JOIN leads_company co ON co.id = c.company_id {' '.join(joins)}"
+        f"LEFT JOIN leads_company co ON co.id = c.company_id WHERE {chunk_leads}",
     )
+    tables.insert(0, "scoring_fit")
+    inner_select = f"SELECT f.lead_id, {', '.join(columns)} FROM scoring_fit f {' '.join(joins)} OFFSET 0"
 
     def total(dimension: str, product: bool = False) -> str:
         rules = [
@@ -260,7 +323,11 @@ def targets_select(spec: VersionSpec, at: dt.datetime, p: Params, lo: int, hi: i
             f"({total(Dimension.BEHAVIOUR, product=True)})::int AS product",
         ]
     )
-    return f"SELECT s.*, {sums} FROM ({inner}) s"
+    statements.append(
+        f"CREATE TEMP TABLE scoring_targets ON COMMIT DROP AS SELECT s.*, {sums} FROM ({inner_select}) s"
+    )
+    tables.append("scoring_targets")
+    return TargetsPlan(statements=statements, tables=tables)
 
 
 def grade_sql(fit: str, spec: VersionSpec) -> str:
@@ -275,22 +342,24 @@ def priority_sql(score: str, grade: str) -> str:
     return f"floor(({score} * (CASE {grade} {weights} ELSE 0 END) + 50)::numeric / 100)::int"
 
 
-def contributions_sql(spec: VersionSpec, alias: str = "g") -> str:
-    return _json_object([(r.key, f"{alias}.r{r.id}") for r in spec.rules])
+def points_sql(spec: VersionSpec, alias: str = "g") -> str:
+    """The lead's points per rule as an int[] in `spec.order`."""
+    return "ARRAY[" + ", ".join(f"{alias}.r{rule_id}" for rule_id in spec.order) + "]::int[]"
 
 
 def rule_deltas_sql(spec: VersionSpec, alias: str = "g") -> str:
-    """Each rule's change against what the lead's LeadScore (`ls`) holds; a lead scored by another
-    version has all of that version's contributions withdrawn."""
+    """Each rule's change against what the lead's LeadScore (`ls`) holds for the same version; a lead
+    scored by another version starts from zero (its old points are withdrawn, see `withdrawn_sql`)."""
     same = f"ls.version_id = {spec.version_id}"
-
-    def held(key: str) -> str:
-        return f"CASE WHEN {same} THEN coalesce((ls.contributions ->> '{key}')::int, 0) ELSE 0 END"
-
-    new = _json_object([(r.key, f"{alias}.r{r.id} - {held(r.key)}") for r in spec.rules])
-    withdrawn = (
-        f"CASE WHEN ls.id IS NOT NULL AND ls.version_id IS DISTINCT FROM {spec.version_id} "
-        "AND ls.contributions <> '{}'::jsonb THEN (SELECT jsonb_object_agg(e.key, -(e.value::int)) "
-        "FROM jsonb_each_text(ls.contributions) e) ELSE '{}'::jsonb END"
+    deltas = ", ".join(
+        f"{alias}.r{rule_id} - CASE WHEN {same} THEN coalesce(ls.rule_points[{index}], 0) ELSE 0 END"
+        for index, rule_id in enumerate(spec.order, start=1)
     )
-    return f"({new}) || {withdrawn}"
+    return f"ARRAY[{deltas}]::int[]"
+
+
+def withdrawn_sql(spec: VersionSpec) -> str:
+    return (
+        f"CASE WHEN ls.id IS NOT NULL AND ls.version_id IS DISTINCT FROM {spec.version_id} "
+        "THEN ls.rule_points ELSE '{}'::int[] END"
+    )

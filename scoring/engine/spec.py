@@ -232,6 +232,14 @@ class VersionSpec:
         return {r.id: r for r in self.rules}
 
     @property
+    def order(self) -> list[int]:
+        """Rule ids in the order of the stored per-rule lists (`rule_points`, `rule_deltas`)."""
+        return sorted(r.id for r in self.rules)
+
+    def as_list(self, points: dict[int, int]) -> list[int]:
+        return [points.get(rule_id, 0) for rule_id in self.order]
+
+    @property
     def time_dependent(self) -> bool:
         return any(r.time_dependent for r in self.rules)
 
@@ -245,6 +253,21 @@ def version_spec(version: ModelVersion, rules: Iterable[Rule] | None = None) -> 
         grade_thresholds={k: int(v) for k, v in thresholds.items()},
         rules=tuple(rule_spec(r) for r in rules),
     )
+
+
+def rule_orders(version_ids: Iterable[int | None]) -> dict[int, list[int]]:
+    """For each version, its rule ids in the order of the stored per-rule lists."""
+    orders: dict[int, list[int]] = {v: [] for v in version_ids if v}
+    for version_id, rule_id in (
+        Rule.objects.filter(version_id__in=list(orders)).order_by("id").values_list("version_id", "id")
+    ):
+        orders[version_id].append(rule_id)
+    return orders
+
+
+def points_by_rule(order: list[int], points: list[int] | None) -> dict[int, int]:
+    """A stored per-rule list as {rule id: points}, leaving out the zeros."""
+    return {rule_id: value for rule_id, value in zip(order, points or [], strict=False) if value}
 
 
 @dataclass

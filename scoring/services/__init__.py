@@ -1,6 +1,7 @@
 """Every write of qualification. Each public function is one unit of work in one transaction, with errors
 that name the field. The package splits them by subject; import from here."""
 
+from scoring.services.backtest import backtest, backtest_pair, backtest_run_execute, backtest_start
 from scoring.services.lifecycle import Move, lifecycle_apply, lifecycle_moves
 from scoring.services.rules import grade_thresholds_clean, rule_clean
 from scoring.services.scores import (
@@ -9,7 +10,10 @@ from scoring.services.scores import (
     contact_leads,
     decay_job_start,
     leads_rescore,
+    recompute_chunk_run,
     recompute_job_create,
+    recompute_job_moves,
+    recompute_job_plan,
     recompute_job_run,
     score_adjust,
 )
@@ -32,6 +36,10 @@ from scoring.services.versions import (
 __all__ = [
     "Move",
     "Rescored",
+    "backtest",
+    "backtest_pair",
+    "backtest_run_execute",
+    "backtest_start",
     "bant_answer_record",
     "contact_leads",
     "decay_job_start",
@@ -42,7 +50,10 @@ __all__ = [
     "lifecycle_policy_get",
     "lifecycle_policy_update",
     "live_version",
+    "recompute_chunk_run",
     "recompute_job_create",
+    "recompute_job_moves",
+    "recompute_job_plan",
     "recompute_job_run",
     "rule_clean",
     "rule_create",

@@ -22,6 +22,7 @@ from django.db.models import Q
 from leadhub.tenancy.services import Actor
 from leads.models import Lead, Stage
 from leads.services import StageTransitionError, lead_change_stage
+from scoring.engine.spec import points_by_rule, rule_orders
 from scoring.models import GRADES, LeadScore, LifecyclePolicy, ModelVersion, Rule
 
 TOP_RULES = 3
@@ -60,12 +61,12 @@ def _conditions(policy: LifecyclePolicy) -> tuple[Q, Q, Q]:
 
 
 def _top_rules(
-    contributions: dict[str, int], names: dict[int, str], *, product_only: set[int] | None = None
+    contributions: dict[int, int], names: dict[int, str], *, product_only: set[int] | None = None
 ) -> str:
     ranked = sorted(
         (
             (int(k), v)
-            for k, v in (contributions or {}).items()
+            for k, v in contributions.items()
             if v > 0 and (product_only is None or int(k) in product_only)
         ),
         key=lambda item: -item[1],
@@ -86,7 +87,7 @@ def lifecycle_moves(
     rows = LeadScore.objects.filter(pql | mql | recycle, lead__is_current=True)
     rows = rows.filter(lead_id__in=lead_ids) if lead_ids is not None else rows.filter(lead_id__gt=after_id)
     rows = rows.order_by("lead_id").values(
-        "lead_id", "score", "grade", "product", "contributions", "lead__stage", "version_id"
+        "lead_id", "score", "grade", "product", "rule_points", "lead__stage", "version_id"
     )
     if limit is not None:
         rows = rows[:limit]
@@ -96,7 +97,9 @@ def lifecycle_moves(
     product_rules = {r.pk for r in rules if r.product_usage}
     label = f"{version.scoring_model.name} v{version.number}" if version is not None else "scoring"
     moves: list[Move] = []
+    orders = rule_orders(r["version_id"] for r in found)
     for row in found:
+        row["contributions"] = points_by_rule(orders.get(row["version_id"], []), row["rule_points"])
         stage, score, grade, product = row["lead__stage"], row["score"], row["grade"], row["product"]
         if policy.pql_points is not None and product >= policy.pql_points and stage != Stage.PQL:
             top = _top_rules(row["contributions"], names, product_only=product_rules)

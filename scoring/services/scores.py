@@ -7,8 +7,10 @@ then in `scoring.services.lifecycle`, which moves leads whose scores crossed a t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -21,8 +23,11 @@ from leadhub.tenancy.services import Actor, audit_record
 from leads.models import Lead
 from leads.services import lead_update
 from scoring.engine.ledger import (
+    LOCK_BLOCK_BITS,
     ChunkResult,
     ScoreEvent,
+    decay_candidates,
+    decay_candidates_portable,
     lock_leads,
     score_chunk_pg,
     score_leads,
@@ -47,6 +52,8 @@ from scoring.services.versions import lifecycle_policy_get, live_version
 
 # Leads per chunk of a recompute: one transaction each. On PostgreSQL a chunk is a handful of set-based
 # statements; the portable path evaluates lead by lead, so its chunks are small.
+logger = logging.getLogger(__name__)
+
 PG_CHUNK = 100_000
 PORTABLE_CHUNK = 2_000
 LIFECYCLE_BATCH = 200
@@ -93,36 +100,53 @@ def recompute_job_create(*, version: ModelVersion, kind: str, actor: Actor) -> R
     return job
 
 
-def _decay_keys(spec: VersionSpec) -> list[str]:
-    return [r.key for r in spec.rules if r.time_dependent]
+def _decay_candidates(spec: VersionSpec, lo: int, hi: int) -> list[int]:
+    if connection.vendor == "postgresql":
+        return decay_candidates(spec, lo, hi)
+    return decay_candidates_portable(spec, lo, hi)
 
 
 def _job_total(job: RecomputeJob, spec: VersionSpec) -> int:
     if job.kind == RecomputeKind.DECAY:
-        keys = _decay_keys(spec)
-        if not keys:
-            return 0
-        return LeadScore.objects.filter(version_id=spec.version_id, contributions__has_any_keys=keys).count()
+        return len(_decay_candidates(spec, 0, 2**62)) if spec.time_dependent else 0
     return Lead.objects.count()
 
 
-def _next_bound(job: RecomputeJob, size: int) -> int | None:
-    """The exclusive upper lead id of the chunk after job.cursor, or None when all are done."""
+def _block_ceiling(lead_id: int) -> int:
+    block = 1 << LOCK_BLOCK_BITS
+    return (lead_id + block - 1) // block * block
+
+
+def _bounds(job: RecomputeJob, size: int) -> list[list[int]]:
+    """The job's chunks as [lo, hi) lead id ranges of about `size` leads each (one short query per chunk:
+    an index range skip)."""
     if job.kind == RecomputeKind.DECAY:
         ids = (
-            LeadScore.objects.filter(lead_id__gt=job.cursor)
+            LeadScore.objects.filter(version_id=job.version_id)
             .order_by("lead_id")
             .values_list("lead_id", flat=True)
         )
+        column = "lead_id"
     else:
-        ids = Lead.objects.filter(pk__gt=job.cursor).order_by("pk").values_list("pk", flat=True)
-    if not ids[:1]:
-        return None
-    beyond = list(ids[size : size + 1])
-    if beyond:
-        return int(beyond[0])
-    last = ids.order_by("-lead_id" if job.kind == RecomputeKind.DECAY else "-pk").first()
-    return int(last) + 1 if last is not None else None
+        ids = Lead.objects.order_by("pk").values_list("pk", flat=True)
+        column = "pk"
+    first = ids.first()
+    if first is None:
+        return []
+    last = int(ids.order_by(f"-{column}").first() or first)
+    bounds: list[list[int]] = []
+    lo = int(first)
+    while True:
+        beyond = list(ids.filter(**{f"{column}__gte": lo})[size : size + 1])
+        # Chunks end on a lock block boundary: two chunks scored at once never wait for each other.
+        hi = _block_ceiling(int(beyond[0])) if beyond else last + 1
+        if hi > last:
+            bounds.append([lo, last + 1])
+            return bounds
+        bounds.append([lo, hi])
+        if not beyond:
+            return bounds
+        lo = hi
 
 
 def _chunk(job: RecomputeJob, spec: VersionSpec, lo: int, hi: int) -> ChunkResult:
@@ -130,84 +154,140 @@ def _chunk(job: RecomputeJob, spec: VersionSpec, lo: int, hi: int) -> ChunkResul
         cause=Cause.DECAY if job.kind == RecomputeKind.DECAY else Cause.RECOMPUTE,
         note=f"{job.get_kind_display()} (job {job.pk})",
     )
-    decay = job.kind == RecomputeKind.DECAY
+    if job.kind == RecomputeKind.DECAY:
+        ids = _decay_candidates(spec, lo, hi)
+        result = score_leads(spec=spec, at=job.evaluated_at, event=event, lead_ids=ids)
+        # The job counts the leads it looked at, including those decay did not change.
+        result.leads = len(ids)
+        return result
     if connection.vendor == "postgresql":
-        return score_chunk_pg(spec=spec, at=job.evaluated_at, event=event, lo=lo, hi=hi, decay_only=decay)
-    if decay:
-        keys = _decay_keys(spec)
-        ids = LeadScore.objects.filter(
-            lead_id__gte=lo, lead_id__lt=hi, version_id=spec.version_id, contributions__has_any_keys=keys
-        ).values_list("lead_id", flat=True)
-    else:
-        ids = Lead.objects.filter(pk__gte=lo, pk__lt=hi).values_list("pk", flat=True)
-    return score_leads_portable(spec=spec, at=job.evaluated_at, event=event, lead_ids=list(ids))
+        return score_chunk_pg(spec=spec, at=job.evaluated_at, event=event, lo=lo, hi=hi)
+    ids = list(Lead.objects.filter(pk__gte=lo, pk__lt=hi).values_list("pk", flat=True))
+    return score_leads_portable(spec=spec, at=job.evaluated_at, event=event, lead_ids=ids)
+
+
+def recompute_job_plan(*, organization_id: int, job_id: int, chunk_size: int | None = None) -> RecomputeJob:
+    """Mark the job running and split it into chunks (once: a second call returns the same plan)."""
+    size = chunk_size or (PG_CHUNK if connection.vendor == "postgresql" else PORTABLE_CHUNK)
+    with tenant_context(organization_id):
+        job = RecomputeJob.objects.select_for_update().select_related("version__scoring_model").get(pk=job_id)
+        if job.status in (JobStatus.DONE, JobStatus.FAILED) or job.chunks:
+            return job
+        spec = version_spec(job.version)
+        job.chunks = _bounds(job, size)
+        job.total = _job_total(job, spec)
+        job.status, job.started_at = JobStatus.RUNNING, job.started_at or timezone.now()
+        if not job.chunks:
+            job.scored_at = timezone.now()
+        job.save(update_fields=["chunks", "total", "status", "started_at", "scored_at"])
+    return job
+
+
+def recompute_chunk_run(*, organization_id: int, job_id: int, lo: int) -> tuple[RecomputeJob, bool]:
+    """Score one planned chunk in one transaction with its progress. Returns the job and whether this
+    chunk was the last one (its caller then starts the lifecycle moves, exactly once)."""
+    try:
+        with tenant_context(organization_id):
+            job = RecomputeJob.objects.select_related("version__scoring_model").get(pk=job_id)
+            if job.status != JobStatus.RUNNING or lo in job.done_chunks:
+                return job, False
+            hi = next(h for low, h in job.chunks if low == lo)
+            result = _chunk(job, version_spec(job.version), lo, hi)
+            job = RecomputeJob.objects.select_for_update().get(pk=job_id)
+            if lo in job.done_chunks:  # a twin delivery finished first; its scores stand, ours added nothing
+                return job, False
+            job.done_chunks = [*job.done_chunks, lo]
+            job.processed += result.leads
+            job.changed += result.ledger_rows
+            last = len(job.done_chunks) == len(job.chunks)
+            if last:
+                job.scored_at = timezone.now()
+            job.save(update_fields=["done_chunks", "processed", "changed", "scored_at"])
+            if result.timings:
+                logger.info(
+                    "Recompute %s chunk %s-%s: %s leads, %s ledger rows, %s",
+                    job.pk,
+                    lo,
+                    hi,
+                    result.leads,
+                    result.ledger_rows,
+                    {k: round(v, 2) for k, v in result.timings.items()},
+                )
+    except Exception as exc:
+        _job_failed(organization_id, job_id, exc)
+        raise
+    return job, last
 
 
 def recompute_job_run(
-    *, organization_id: int, job_id: int, budget_seconds: float | None = None, chunk_size: int | None = None
+    *,
+    organization_id: int,
+    job_id: int,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    max_chunks: int | None = None,
 ) -> RecomputeJob:
-    """Run (or resume) a recompute: score chunk after chunk, each committed with its progress, then make
-    the lifecycle moves. Not inside a transaction. Returns the job; with a `budget_seconds` it stops after
-    the chunk that exhausts it and leaves the job running (the task enqueues itself again)."""
-    began = time.monotonic()
-    size = chunk_size or (PG_CHUNK if connection.vendor == "postgresql" else PORTABLE_CHUNK)
+    """Run (or resume) a whole recompute here and now: plan, score the chunks left (`workers` at a time,
+    each on its own database connection), then make the lifecycle moves. The Celery tasks do the same
+    with one task per chunk. `max_chunks` stops early, as an interrupted run would."""
+    job = recompute_job_plan(organization_id=organization_id, job_id=job_id, chunk_size=chunk_size)
+    pending = [lo for lo, _ in job.chunks if lo not in job.done_chunks][:max_chunks]
+
+    def score(lo: int) -> None:
+        try:
+            recompute_chunk_run(organization_id=organization_id, job_id=job_id, lo=lo)
+        finally:
+            if workers > 1:
+                connection.close()  # this thread's own connection
+
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(score, pending))
+    else:
+        for lo in pending:
+            score(lo)
+    with tenant_context(organization_id):
+        job.refresh_from_db()
+    if job.status == JobStatus.RUNNING and job.scored_at is not None:
+        job = recompute_job_moves(organization_id=organization_id, job_id=job_id)
+    return job
+
+
+def _job_failed(organization_id: int, job_id: int, exc: Exception) -> None:
+    with tenant_context(organization_id):
+        RecomputeJob.objects.filter(pk=job_id).update(
+            status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+
+
+def recompute_job_moves(*, organization_id: int, job_id: int, deadline: float | None = None) -> RecomputeJob:
+    """The lifecycle phase: the moves the new scores call for, in batches, resumable by lead id. With a
+    `deadline` (time.monotonic()) it stops after the batch that passes it and leaves the job running."""
     with tenant_context(organization_id):
         job = RecomputeJob.objects.select_related("version__scoring_model").get(pk=job_id)
-        if job.status in (JobStatus.DONE, JobStatus.FAILED):
-            return job
-        spec = version_spec(job.version)
-        if job.status == JobStatus.QUEUED:
-            job.status, job.started_at, job.total = JobStatus.RUNNING, timezone.now(), _job_total(job, spec)
-            job.save(update_fields=["status", "started_at", "total"])
+        policy = lifecycle_policy_get()
     try:
-        while job.scored_at is None:
+        while job.status == JobStatus.RUNNING:
             with tenant_context(organization_id):
                 job.refresh_from_db()
                 if job.status != JobStatus.RUNNING:
-                    return job
-                hi = _next_bound(job, size)
-                if hi is None:
-                    job.scored_at = timezone.now()
-                    RecomputeJob.objects.filter(pk=job.pk).update(scored_at=job.scored_at)
                     break
-                result = _chunk(job, spec, job.cursor + 1, hi)
-                RecomputeJob.objects.filter(pk=job.pk).update(
-                    cursor=hi - 1,
-                    processed=F("processed") + result.leads,
-                    changed=F("changed") + result.ledger_rows,
-                )
-            if budget_seconds is not None and time.monotonic() - began > budget_seconds:
-                return job
-        policy_and_version = None
-        while True:
-            with tenant_context(organization_id):
-                job.refresh_from_db()
-                if job.status != JobStatus.RUNNING:
-                    return job
-                if policy_and_version is None:
-                    policy_and_version = (lifecycle_policy_get(), job.version)
-                policy, version = policy_and_version
                 moves = lifecycle_moves(
-                    policy=policy, version=version, after_id=job.lifecycle_cursor, limit=LIFECYCLE_BATCH
+                    policy=policy, version=job.version, after_id=job.lifecycle_cursor, limit=LIFECYCLE_BATCH
                 )
                 if not moves:
                     RecomputeJob.objects.filter(pk=job.pk).update(
-                        status=JobStatus.DONE, finished_at=timezone.now(), processed=F("total")
+                        status=JobStatus.DONE, finished_at=timezone.now()
                     )
                     break
                 moved = lifecycle_apply(moves)
                 RecomputeJob.objects.filter(pk=job.pk).update(
                     lifecycle_cursor=moves[-1].lead_id, transitions=F("transitions") + moved
                 )
-            if budget_seconds is not None and time.monotonic() - began > budget_seconds:
-                return job
+            if deadline is not None and time.monotonic() > deadline:
+                break
     except Exception as exc:
-        with tenant_context(organization_id):
-            RecomputeJob.objects.filter(pk=job.pk).update(
-                status=JobStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-                finished_at=timezone.now(),
-            )
+        _job_failed(organization_id, job.pk, exc)
         raise
     with tenant_context(organization_id):
         job.refresh_from_db()
@@ -223,7 +303,7 @@ def decay_job_start() -> RecomputeJob | None:
         return None
     if RecomputeJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
         return None
-    if not _decay_keys(version_spec(version)):
+    if not version_spec(version).time_dependent:
         return None
     job = RecomputeJob.objects.create(version=version, kind=RecomputeKind.DECAY)
     organization_id = version.organization_id
@@ -254,7 +334,7 @@ def score_adjust(*, lead: Lead, points: int, note: str, actor: Actor) -> ScoreCh
         lock_leads([lead.pk])
         score = LeadScore.objects.select_for_update().filter(lead_id=lead.pk).first()
         if score is None:
-            score = LeadScore(lead_id=lead.pk, contributions={})
+            score = LeadScore(lead_id=lead.pk, rule_points=[])
             score.grade = grade_for(0, spec.grade_thresholds) if spec is not None else ""
         score.manual += points
         score.score += points

@@ -7,7 +7,7 @@ lead's scores, and their ledger, to the new rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -34,7 +34,7 @@ MAX_RULES = 200
 
 
 def scoring_model_create(
-    *, name: str, description: str = "", actor: Actor, rules: list[Mapping[str, Any]] | None = None
+    *, name: str, description: str = "", actor: Actor, rules: Sequence[Mapping[str, Any]] | None = None
 ) -> ScoringModel:
     """A new model with a first draft (empty, or holding `rules`)."""
     name = (name or "").strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,10 +23,13 @@ ACTOR = Actor.system("test")
 NOW = timezone.now().replace(microsecond=0)
 
 
+_names = itertools.count(1)
+
+
 def make_version(
-    rules: list[dict[str, Any]], *, name: str = "Model", thresholds: dict[str, int] | None = None
+    rules: list[dict[str, Any]], *, name: str = "", thresholds: dict[str, int] | None = None
 ) -> ModelVersion:
-    model = services.scoring_model_create(name=name, actor=ACTOR, rules=rules)
+    model = services.scoring_model_create(name=name or f"Model {next(_names)}", actor=ACTOR, rules=rules)
     version = model.versions.get()
     if thresholds is not None:
         services.version_update(version=version, data={"grade_thresholds": thresholds}, actor=ACTOR)

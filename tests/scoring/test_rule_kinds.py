@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from leads.models import Company, Contact
-from scoring.models import LeadScore
 from tests.factories import CompanyFactory, ContactFactory, LeadFactory
 from tests.scoring.conftest import NOW, rescore, touch
 
@@ -81,13 +80,7 @@ def test_fit_operators(scored: Any, rule: dict[str, Any], contact: dict[str, Any
     lead = lead_with(**contact)
     score = rescore(lead)
     assert score.fit == expected
-    assert score.contributions == ({} if not expected else {str(_rule_id(score)): expected})
-
-
-def _rule_id(score: LeadScore) -> int:
-    from scoring.models import Rule
-
-    return Rule.objects.get(version_id=score.version_id).pk
+    assert score.rule_points == [expected]
 
 
 def test_custom_fields_as_text_and_as_numbers(scored: Any) -> None:
@@ -280,7 +273,7 @@ def test_maturity_takes_the_most_advanced_recent_stage(scored: Any) -> None:
     touch(lead, "demo", days_ago=10)
     score = rescore(lead)
     assert (score.maturity, score.maturity_stage) == (20, "purchase")
-    assert len(score.contributions) == 1
+    assert sorted(score.rule_points) == [0, 0, 20]
     # The demo leaves its 14-day window first; the pricing view its 30 days later.
     score = rescore(lead, at=NOW + dt.timedelta(days=5))
     assert (score.maturity, score.maturity_stage) == (10, "evaluation")
