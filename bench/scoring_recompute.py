@@ -9,7 +9,7 @@ For each size N, the organization `bench<N>-1` is used, generated first with `ge
 points, so that the second recompute withdraws every rule of A from every lead and adds B's. Each
 publication's scoring phase (targets, ledger rows, LeadScore and Lead updates, chunk by chunk) is timed on
 its own; the lifecycle moves that follow (one stage change per lead through the stage service) are timed
-for the smallest size only and reported as a rate.
+for the smallest size only (and only up to 100,000 leads) and reported as a rate.
 
 Baselines in the same run: the smallest size, and the portable path (the Python evaluator, as on SQLite) on
 `--portable-sample` leads of it, as leads per second.
@@ -251,7 +251,7 @@ def main(argv: list[str]) -> int:
             args.database_url,
             size,
             args.touchpoints_per_lead,
-            moves=index == 0,
+            moves=index == 0 and size <= 100_000,
             portable_sample=args.portable_sample if index == 0 else 0,
             workers=args.workers,
         )

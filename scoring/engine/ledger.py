@@ -164,15 +164,25 @@ def score_chunk_pg(
         if not count:
             run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
             return ChunkResult(timings=timings)
+        # The chunk's own rows of each table, said explicitly: the planner then reads them by index range
+        # instead of joining whole tables.
+        if ids is not None:
+            ids_param = {"ids": ids}
+            within = {c: f"{c} = ANY(%(ids)s::bigint[])" for c in ("ls.lead_id", "l.id")}
+        else:
+            ids_param = {}
+            within = {c: f"{c} >= {int(lo)} AND {c} < {int(hi)}" for c in ("ls.lead_id", "l.id")}
         run(
             "deltas",
             _DELTA_SQL.format(
+                within=within["ls.lead_id"],
                 points=pg.points_sql(spec),
                 deltas=pg.rule_deltas_sql(spec),
                 withdrawn=pg.withdrawn_sql(spec),
                 grade=pg.grade_sql("d.fit", spec),
                 priority=pg.priority_sql("d.score", pg.grade_sql("d.fit", spec)),
             ),
+            ids_param or None,
         )
         touchpoint = (
             "(SELECT max(t.id) FROM leads_touchpoint t "
@@ -188,6 +198,7 @@ def score_chunk_pg(
             "note": event.note[:300],
             "now": now,
             "tps": list(event.touchpoint_ids),
+            **ids_param,
         }
         ledger_rows = run(
             "ledger",
@@ -215,14 +226,16 @@ def score_chunk_pg(
             "engagement = d.engagement, maturity = d.maturity, product = d.product, score = d.score, "
             "grade = d.grade, priority = d.priority, maturity_stage = d.maturity_stage, "
             "rule_points = d.points, updated_at = %(now)s FROM scoring_delta d "
-            "WHERE ls.id = d.ls_id AND (d.changed OR ls.version_id IS DISTINCT FROM %(version)s "
+            f"WHERE ls.lead_id = d.lead_id AND {within['ls.lead_id']} AND d.ls_id IS NOT NULL "
+            "AND (d.changed OR ls.version_id IS DISTINCT FROM %(version)s "
             "OR ls.grade <> d.grade OR ls.priority <> d.priority OR ls.maturity_stage <> d.maturity_stage)",
             params,
         )
         run(
             "leads_update",
             "UPDATE leads_lead l SET score = d.score, grade = d.grade FROM scoring_delta d "
-            "WHERE l.id = d.lead_id AND (l.score <> d.score OR l.grade <> d.grade)",
+            f"WHERE l.id = d.lead_id AND {within['l.id']} AND (l.score <> d.score OR l.grade <> d.grade)",
+            ids_param or None,
         )
         found: list[int] = []
         if count <= 10_000:
@@ -251,7 +264,7 @@ SELECT d.*, {grade} AS grade, {priority} AS priority FROM (
                {points} AS points,
                {deltas} AS d_rules,
                {withdrawn} AS withdrawn
-        FROM scoring_targets g LEFT JOIN scoring_leadscore ls ON ls.lead_id = g.lead_id
+        FROM scoring_targets g LEFT JOIN scoring_leadscore ls ON ls.lead_id = g.lead_id AND {within}
     ) d
 ) d
 """

@@ -165,7 +165,8 @@ def _capped(total: str, rule: RuleSpec) -> str:
 @dataclass
 class TargetsPlan:
     """The statements that leave each lead's targets in the temporary table `scoring_targets`, and the
-    temporary tables they create (dropped by the caller at the end of the chunk)."""
+    temporary tables they create (dropped by the caller at the end of the chunk); `tables[i]` is the
+    table `statements[i]` creates."""
 
     statements: list[str]
     tables: list[str]

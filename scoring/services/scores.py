@@ -138,8 +138,11 @@ def _bounds(job: RecomputeJob, size: int) -> list[list[int]]:
     lo = int(first)
     while True:
         beyond = list(ids.filter(**{f"{column}__gte": lo})[size : size + 1])
-        # Chunks end on a lock block boundary: two chunks scored at once never wait for each other.
-        hi = _block_ceiling(int(beyond[0])) if beyond else last + 1
+        # Chunks end on a lock block boundary, so that two chunks scored at once never wait for each
+        # other (small chunks, as in tests, are left as they are).
+        hi = int(beyond[0]) if beyond else last + 1
+        if beyond and size >= 1 << LOCK_BLOCK_BITS:
+            hi = _block_ceiling(hi)
         if hi > last:
             bounds.append([lo, last + 1])
             return bounds
