@@ -157,10 +157,8 @@ def score_chunk_pg(
             cursor.execute("SET LOCAL jit = off")
         elif ids is None:
             bulk_session(cursor)
-        for index, statement in enumerate(targets.statements):
-            count = run(
-                "touchpoints" if index < len(targets.statements) - 1 else "targets", statement, p.values
-            )
+        for table, statement in zip(targets.tables, targets.statements, strict=True):
+            count = run(table.removeprefix("scoring_"), statement, p.values)
         if not count:
             run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
             return ChunkResult(timings=timings)

@@ -219,6 +219,12 @@ def recompute_chunk_run(*, organization_id: int, job_id: int, lo: int) -> tuple[
     except Exception as exc:
         _job_failed(organization_id, job_id, exc)
         raise
+    if last and connection.vendor == "postgresql":
+        # A recompute may have written a million rows since autovacuum last looked: without fresh
+        # statistics the planner reads the whole table for each incremental rescoring that follows.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE scoring_leadscore")
+            cursor.execute("ANALYZE scoring_scorechange")
     return job, last
 
 
