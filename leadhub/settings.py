@@ -320,6 +320,10 @@ SPECTACULAR_SETTINGS = {
         "ConsentStatus": "leads.models_forms.ConsentStatus",
         "ConsentSource": "leads.models_forms.ConsentSource",
         "ConsentChange": "leads.models_forms.ConsentChange",
+        "ScoringJobStatus": "scoring.models.JobStatus",
+        "ScoringVersionStatus": "scoring.models.VersionStatus",
+        "BantSource": "scoring.models.BantSource",
+        "Grade": "scoring.models.GRADE_CHOICES",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

@@ -38,6 +38,7 @@ class Dimension(models.TextChoices):
 # The dimensions that make the score (interest); fit makes the grade.
 INTEREST_DIMENSIONS: tuple[str, ...] = (Dimension.BEHAVIOUR, Dimension.ENGAGEMENT, Dimension.MATURITY)
 GRADES: tuple[str, ...] = ("A", "B", "C", "D", "E", "F")
+GRADE_CHOICES: list[tuple[str, str]] = [(g, g) for g in GRADES]
 # Fit sub-score needed for each grade; below E's threshold a lead is F.
 DEFAULT_GRADE_THRESHOLDS: dict[str, int] = {"A": 60, "B": 40, "C": 25, "D": 10, "E": 0}
 # priority = round(score x weight of the grade): see the module docstring.
@@ -218,7 +219,7 @@ class LifecyclePolicy(TenantModel):
     mql_min_grade = models.CharField(
         max_length=1,
         default="C",
-        choices=[(g, g) for g in GRADES],
+        choices=GRADE_CHOICES,
         help_text="Worst grade that may still become MQL.",
     )
     pql_points = models.IntegerField(

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from leads.models import TouchpointType
 from leads.serializers import TenantRelatedField
 from scoring.models import (
-    GRADES,
+    GRADE_CHOICES,
     BacktestRun,
     BantAnswer,
     BantField,
@@ -189,7 +189,7 @@ class RuleOutputSerializer(serializers.ModelSerializer):
 
 
 class LifecyclePolicySerializer(serializers.ModelSerializer):
-    mql_min_grade = serializers.ChoiceField(choices=[(g, g) for g in GRADES], required=False)
+    mql_min_grade = serializers.ChoiceField(choices=GRADE_CHOICES, required=False)
 
     class Meta:
         model = LifecyclePolicy

@@ -47,6 +47,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         main += [
             _item(request, "Forms", "form-list", "form"),
             _item(request, "Landing pages", "landing-pages", "globe"),
+            _item(request, "Scoring", "scoring-home", "sliders"),
         ]
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
