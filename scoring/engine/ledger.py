@@ -27,7 +27,7 @@ from leads.models import Lead, Touchpoint
 from scoring.engine import pg
 from scoring.engine.python import Touch, evaluate
 from scoring.engine.spec import Targets, VersionSpec, grade_for, priority_for
-from scoring.models import LeadScore, ScoreChange
+from scoring.models import LeadScore, ModelVersion, ScoreChange, VersionStatus
 
 LOCK_BLOCK_BITS = 14
 _LOCK_SPACE = 0x5C0E << 48
@@ -52,6 +52,8 @@ class ChunkResult:
     lead_ids: list[int] = field(default_factory=list)
     # Seconds per step (PostgreSQL), logged by recompute jobs to show where the time goes.
     timings: dict[str, float] = field(default_factory=dict)
+    # The version was no longer live when the chunk got its locks: nothing was written.
+    stale: bool = False
 
     def add(self, other: ChunkResult) -> None:
         self.leads += other.leads
@@ -90,15 +92,10 @@ def lock_range(lo: int, hi: int) -> None:
 
 
 def bulk_session(cursor: Any) -> None:
-    """Settings of a large chunk's transaction. The planner sees only a tenant's share of each table
-    through row-level security and underestimates the rows a chunk reads, so it would read a million
-    touchpoints in one process; and the hash joins of a chunk want more than the default memory."""
-    for setting in (
-        "parallel_setup_cost = 100",
-        "parallel_tuple_cost = 0.001",
-        "min_parallel_index_scan_size = 0",
-        "work_mem = '64MB'",
-    ):
+    """Settings of a large chunk's transaction: its hash joins and sorts want more than the default
+    memory, and no parallel workers, because recompute jobs already score several chunks at once (one
+    per Celery worker process), which keeps every core busy through the writes too."""
+    for setting in ("work_mem = '64MB'", "max_parallel_workers_per_gather = 0"):
         cursor.execute(f"SET LOCAL {setting}")
 
 
@@ -116,6 +113,12 @@ def decay_candidates(spec: VersionSpec, lo: int, hi: int) -> list[int]:
             [lo, hi, spec.version_id],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def _still_live(cursor: Any, spec: VersionSpec) -> bool:
+    cursor.execute("SELECT status FROM scoring_modelversion WHERE id = %s", [spec.version_id])
+    row = cursor.fetchone()
+    return row is not None and row[0] == VersionStatus.LIVE
 
 
 def score_chunk_pg(
@@ -148,6 +151,10 @@ def score_chunk_pg(
         else:
             lock_range(lo, hi)
         timings["lock"] = time.perf_counter() - started
+        # Checked under the lock: a version retired meanwhile (a newer one published while this waited)
+        # must not overwrite the scores its successor's recompute may already have written.
+        if not _still_live(cursor, spec):
+            return ChunkResult(stale=True, timings=timings)
         p = pg.Params()
         targets = pg.targets_plan(spec, p, at=at, lo=lo, hi=hi, ids=ids)
         tables = [*targets.tables, "scoring_delta"]
@@ -158,10 +165,7 @@ def score_chunk_pg(
         elif ids is None:
             bulk_session(cursor)
         for table, statement in zip(targets.tables, targets.statements, strict=True):
-            count = run(table.removeprefix("scoring_"), statement, p.values)
-        if not count:
-            run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
-            return ChunkResult(timings=timings)
+            run(table.removeprefix("scoring_"), statement, p.values)
         # The chunk's own rows of each table, said explicitly: the planner then reads them by index range
         # instead of joining whole tables.
         if ids is not None:
@@ -173,6 +177,7 @@ def score_chunk_pg(
         run(
             "deltas",
             _DELTA_SQL.format(
+                targets=targets.select,
                 within=within["ls.lead_id"],
                 points=pg.points_sql(spec),
                 deltas=pg.rule_deltas_sql(spec),
@@ -180,8 +185,12 @@ def score_chunk_pg(
                 grade=pg.grade_sql("d.fit", spec),
                 priority=pg.priority_sql("d.score", pg.grade_sql("d.fit", spec)),
             ),
-            ids_param or None,
+            {**p.values, **ids_param},
         )
+        count = int(cursor.rowcount)
+        if not count:
+            run("drop", f"DROP TABLE IF EXISTS {', '.join(tables)}")
+            return ChunkResult(timings=timings)
         touchpoint = (
             "(SELECT max(t.id) FROM leads_touchpoint t "
             "WHERE t.lead_id = d.lead_id AND t.id = ANY(%(tps)s::bigint[]))"
@@ -237,7 +246,7 @@ def score_chunk_pg(
         )
         found: list[int] = []
         if count <= 10_000:
-            cursor.execute("SELECT lead_id FROM scoring_targets ORDER BY lead_id")
+            cursor.execute("SELECT lead_id FROM scoring_delta ORDER BY lead_id")
             found = [row[0] for row in cursor.fetchall()]
         run("drop", f"DROP TABLE {', '.join(tables)}")
         if ids is not None and len(ids) < SMALL_CHUNK:
@@ -262,7 +271,7 @@ SELECT d.*, {grade} AS grade, {priority} AS priority FROM (
                {points} AS points,
                {deltas} AS d_rules,
                {withdrawn} AS withdrawn
-        FROM scoring_targets g LEFT JOIN scoring_leadscore ls ON ls.lead_id = g.lead_id AND {within}
+        FROM ({targets} OFFSET 0) g LEFT JOIN scoring_leadscore ls ON ls.lead_id = g.lead_id AND {within}
     ) d
 ) d
 """
@@ -354,6 +363,8 @@ def score_leads_portable(
 
 
 def _portable_batch(spec: VersionSpec, at: dt.datetime, event: ScoreEvent, ids: Sequence[int]) -> ChunkResult:
+    if not ModelVersion.objects.filter(pk=spec.version_id, status=VersionStatus.LIVE).exists():
+        return ChunkResult(stale=True)
     now = timezone.now()
     leads = list(Lead.objects.filter(pk__in=ids).select_related("contact__company").order_by("pk"))
     touches = touches_of([lead.pk for lead in leads], at)

@@ -164,12 +164,13 @@ def _capped(total: str, rule: RuleSpec) -> str:
 
 @dataclass
 class TargetsPlan:
-    """The statements that leave each lead's targets in the temporary table `scoring_targets`, and the
-    temporary tables they create (dropped by the caller at the end of the chunk); `tables[i]` is the
-    table `statements[i]` creates."""
+    """How to get each lead's targets: run `statements` (each creates the temporary table of the same
+    index in `tables`, which the caller drops at the end of the chunk), then `select` reads the targets
+    (the ledger step reads it as a subquery; a backtest stores it)."""
 
     statements: list[str]
     tables: list[str]
+    select: str
 
 
 def targets_plan(
@@ -194,6 +195,9 @@ def targets_plan(
         at_sql = "k.at"
         touch_from = f"leads_touchpoint t JOIN {cutoffs} k ON k.lead_id = t.lead_id"
         chunk_touchpoints = "t.occurred_at <= k.at"
+        if lo is not None and hi is not None:
+            # The chunk's range, so that its touchpoints are read by index rather than the whole table.
+            chunk_touchpoints += f" AND t.lead_id >= {int(lo)} AND t.lead_id < {int(hi)}"
         lead_from = f"{cutoffs} k JOIN leads_lead l ON l.id = k.lead_id"
         chunk_leads = "TRUE"
 
@@ -237,7 +241,18 @@ def targets_plan(
             columns.append(f"f.{column}")
             continue
         condition = touch_condition_sql(rule, p, since, url="t.url_lower")
-        if rule.dimension == Dimension.BEHAVIOUR and rule.repeat_limit is not None:
+        if rule.dimension == Dimension.BEHAVIOUR and rule.repeat_limit == 1:
+            # At most once per period: the number of periods with an occurrence, in the same read.
+            period = rule.repeat_window_days * 86400
+            daily.append(
+                (
+                    f"count(DISTINCT floor(date_part('epoch', t.occurred_at) / {period})) "
+                    f"FILTER (WHERE {condition})",
+                    f"n{rule.id}",
+                )
+            )
+            columns.append(f"{_capped(f'{rule.points} * coalesce(ta.n{rule.id}, 0)', rule)}::int AS {column}")
+        elif rule.dimension == Dimension.BEHAVIOUR and rule.repeat_limit is not None:
             # Occurrences per period, at most the limit of each: a small read of its own.
             period = rule.repeat_window_days * 86400
             table = f"scoring_rep{rule.id}"
@@ -324,11 +339,9 @@ def targets_plan(
             f"({total(Dimension.BEHAVIOUR, product=True)})::int AS product",
         ]
     )
-    statements.append(
-        f"CREATE TEMP TABLE scoring_targets ON COMMIT DROP AS SELECT s.*, {sums} FROM ({inner_select}) s"
+    return TargetsPlan(
+        statements=statements, tables=tables, select=f"SELECT s.*, {sums} FROM ({inner_select}) s"
     )
-    tables.append("scoring_targets")
-    return TargetsPlan(statements=statements, tables=tables)
 
 
 def grade_sql(fit: str, spec: VersionSpec) -> str:

@@ -71,11 +71,12 @@ def _histogram_pg(spec: VersionSpec, policy: LifecyclePolicy, now: dt.datetime) 
             )
             cursor.execute("ANALYZE scoring_cutoff")
             p = pg.Params()
-            plan = pg.targets_plan(spec, p, cutoffs="scoring_cutoff")
-            tables += plan.tables
-            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(plan.tables)}")
+            plan = pg.targets_plan(spec, p, cutoffs="scoring_cutoff", lo=lo, hi=hi)
+            tables += [*plan.tables, "scoring_targets"]
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(plan.tables)}, scoring_targets")
             for statement in plan.statements:
                 cursor.execute(statement, p.values)
+            cursor.execute(f"CREATE TEMP TABLE scoring_targets ON COMMIT DROP AS {plan.select}", p.values)
             pql = "FALSE" if policy.pql_points is None else f"g.product >= {int(policy.pql_points)}"
             cursor.execute(
                 "SELECT g.behaviour + g.engagement + g.maturity, "

@@ -196,6 +196,8 @@ def recompute_chunk_run(*, organization_id: int, job_id: int, lo: int) -> tuple[
                 return job, False
             hi = next(h for low, h in job.chunks if low == lo)
             result = _chunk(job, version_spec(job.version), lo, hi)
+            if result.stale:  # a newer version went live: its own job rescores these leads
+                return job, False
             job = RecomputeJob.objects.select_for_update().get(pk=job_id)
             if lo in job.done_chunks:  # a twin delivery finished first; its scores stand, ours added nothing
                 return job, False

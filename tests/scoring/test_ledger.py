@@ -261,3 +261,21 @@ def test_decay_job_fades_time_dependent_points_only(in_org: Any) -> None:
         row = ScoreChange.objects.filter(lead_id=active.pk).latest("id")
         assert (row.cause, row.engagement, row.behaviour) == (Cause.DECAY, -5, 0)
         assert_ledger_invariant(ids)
+
+
+def test_a_version_retired_meanwhile_writes_nothing(in_org: Any) -> None:
+    """A rescoring that loaded the live version just before a newer one went live must not overwrite what
+    the newer version's recompute writes: under its locks it finds its version retired and stops."""
+    from scoring.engine.ledger import score_leads
+
+    with in_org():
+        old = make_version(STARTER_RULES)
+        go_live(old)
+        spec = version_spec(old)
+        go_live(make_version(STARTER_RULES[:2]))
+        lead = LeadFactory.create()
+        touch(lead, url="https://acme.example/pricing")
+        result = score_leads(spec=spec, at=NOW, event=ScoreEvent(cause=Cause.TOUCHPOINT), lead_ids=[lead.pk])
+        assert result.stale
+        assert not LeadScore.objects.filter(lead_id=lead.pk).exists()
+        assert not ScoreChange.objects.exists()
