@@ -59,6 +59,7 @@ class ChunkResult:
         self.leads += other.leads
         self.ledger_rows += other.ledger_rows
         self.lead_ids.extend(other.lead_ids)
+        self.stale = self.stale or other.stale
         for step, seconds in other.timings.items():
             self.timings[step] = self.timings.get(step, 0.0) + seconds
 
