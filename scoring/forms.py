@@ -37,14 +37,19 @@ class RuleForm(forms.Form):
     url_contains = forms.CharField(max_length=200, required=False)
     property_key = forms.CharField(max_length=100, required=False)
     property_value = forms.CharField(max_length=200, required=False)
-    cap = forms.IntegerField(min_value=1, required=False)
-    repeat_limit = forms.IntegerField(min_value=1, required=False)
-    repeat_window_days = forms.IntegerField(min_value=1, required=False)
-    window_days = forms.IntegerField(min_value=1, required=False)
+    cap = forms.IntegerField(min_value=1, required=False, label="Cap on the total")
+    repeat_limit = forms.IntegerField(min_value=1, required=False, label="At most N occurrences per period")
+    repeat_window_days = forms.IntegerField(min_value=1, required=False, label="Period (days)")
+    window_days = forms.IntegerField(
+        min_value=1,
+        required=False,
+        label="Within the last days",
+        help_text="Behaviour look-back, recency window",
+    )
     product_usage = forms.BooleanField(required=False, label="Counts toward PQL (product usage)")
     engagement_kind = forms.ChoiceField(choices=[("", "—"), *EngagementKind.choices], required=False)
-    half_life_days = forms.IntegerField(min_value=1, required=False)
-    min_count = forms.IntegerField(min_value=1, required=False)
+    half_life_days = forms.IntegerField(min_value=1, required=False, label="Half-life (days)")
+    min_count = forms.IntegerField(min_value=1, required=False, label="At least N activities")
     buying_stage = forms.ChoiceField(choices=[("", "—"), *BuyingStage.choices], required=False)
 
     def rule_data(self) -> dict[str, Any]:
