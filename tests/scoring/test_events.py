@@ -230,3 +230,18 @@ def test_the_explanation_says_why_a_lead_is_an_mql(
     assert "Grade B from a fit of 45: Director (+45)." in text
     assert "first reached the MQL threshold of 50" in text and "through touchpoint #" in text
     assert "It became MQL on" in text and "Score 60 reached the MQL threshold" in text
+
+
+def test_a_score_typed_over_by_hand_is_restored_from_the_ledger(
+    in_org: Any, live: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Lead.score may be edited through the leads API; the LeadUpdated that follows rescores the lead and
+    puts the ledger's sum back (a manual adjustment is the way to change a score by hand)."""
+    with in_org():
+        lead = LeadFactory.create(contact__job_title="Director")
+        services.leads_rescore(lead_ids=[lead.pk], event=services_event())
+        with django_capture_on_commit_callbacks(execute=True):
+            lead_update(lead=lead, data={"score": 999, "grade": "A"}, actor=ACTOR)
+        lead.refresh_from_db()
+        score = LeadScore.objects.get(lead_id=lead.pk)
+        assert (lead.score, lead.grade) == (score.score, score.grade) == (0, "B")
