@@ -10,6 +10,8 @@ The flow of the product, read top to bottom:
 - LeadCaptured        leads  -> scoring (score the new lead), nurturing (enrol), analytics
 - TouchpointsRecorded leads  -> leads (first/last touch rollup), scoring (incremental rescoring)
 - ContactUpdated      leads  -> scoring (fit rules), nurturing (segment membership)
+- LeadUpdated         leads  -> scoring (BANT and other lead fields feed fit rules; the qualification chat
+                                fills answers through lead_update and relies on this to rescore)
 - LeadStageChanged    leads  -> conversion (MQL/PQL handed to sales), analytics (funnel, velocity)
 - FormSubmitted       leads  -> leads (capture the lead from the stored submission, in a task)
 - ContactsImported    leads  -> scoring, nurturing (one event per CSV import, not one per row)
@@ -63,6 +65,15 @@ class ContactUpdated(DomainEvent):
 
 
 @dataclass(frozen=True)
+class LeadUpdated(DomainEvent):
+    """Fields of a lead changed (BANT answers, owner, source...): `fields` names them."""
+
+    name: ClassVar[str] = "lead.updated"
+    lead_id: int
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class LeadStageChanged(DomainEvent):
     name: ClassVar[str] = "lead.stage_changed"
     lead_id: int
@@ -94,6 +105,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         LeadCaptured,
         TouchpointsRecorded,
         ContactUpdated,
+        LeadUpdated,
         LeadStageChanged,
         FormSubmitted,
         ContactsImported,

@@ -166,6 +166,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.predictive.tasks.predictive_retrain_due",
         "schedule": crontab(minute=41),
     },
+    # Interest fades when a lead goes quiet: engagement half-lives and intent windows are re-applied
+    # hourly, set-based, to the leads holding time-dependent points (and MQLs that fall below the floor
+    # are recycled).
+    "scoring-decay": {
+        "task": "scoring.tasks.scoring_decay_schedule",
+        "schedule": crontab(minute=23),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------
@@ -321,6 +328,10 @@ SPECTACULAR_SETTINGS = {
         "ConsentStatus": "leads.models_forms.ConsentStatus",
         "ConsentSource": "leads.models_forms.ConsentSource",
         "ConsentChange": "leads.models_forms.ConsentChange",
+        "ScoringJobStatus": "scoring.models.JobStatus",
+        "ScoringVersionStatus": "scoring.models.VersionStatus",
+        "BantSource": "scoring.models.BantSource",
+        "Grade": "scoring.models.GRADE_CHOICES",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

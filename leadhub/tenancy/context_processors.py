@@ -48,6 +48,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             _item(request, "Forms", "form-list", "form"),
             _item(request, "Landing pages", "landing-pages", "globe"),
             _item(request, "Chat flows", "chat-flow-list", "chat"),
+            _item(request, "Scoring", "scoring-home", "sliders"),
         ]
     if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
         main.append(_item(request, "Predictive model", "predictive-model", "target"))

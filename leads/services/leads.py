@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from leadhub.events import LeadCaptured, LeadStageChanged, publish, publish_many
+from leadhub.events import LeadCaptured, LeadStageChanged, LeadUpdated, publish, publish_many
 from leadhub.tenancy.services import Actor
 from leads.models import STAGE_TRANSITIONS, Channel, Contact, Lead, Stage, StageChange
 from leads.services.contacts import contact_upsert
@@ -62,6 +62,9 @@ LEAD_EDITABLE = (
     "need",
     "timing",
 )
+
+
+_LEAD_COLUMNS = {field.name: field.attname for field in Lead._meta.concrete_fields}
 
 
 def _lead_apply(lead: Lead, data: Mapping[str, Any], *, only_blank: bool = False) -> None:
@@ -217,8 +220,14 @@ def lead_update(*, lead: Lead, data: Mapping[str, Any], actor: Actor) -> Lead:
             {"stage": ["Change the stage with the stage-change action, which records why."]}
         )
     with transaction.atomic():
+        # Compared by column (owner_id, not owner) so that no related row is fetched.
+        columns = {field: _LEAD_COLUMNS[field] for field in LEAD_EDITABLE}
+        before = {field: getattr(lead, column) for field, column in columns.items()}
         _lead_apply(lead, data)
         lead.save()
+        changed = [field for field, column in columns.items() if getattr(lead, column) != before[field]]
+        if changed:
+            publish(LeadUpdated(organization_id=lead.organization_id, lead_id=lead.pk, fields=changed))
     return lead
 
 
