@@ -239,14 +239,22 @@ class Lead(TenantModel):
     # Indexed by lead_unique_journey below.
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads", db_index=False)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.COLD)
+    # Owner and campaign are indexed behind the organization (lead_org_owner, lead_org_campaign): every
+    # query of the application is a tenant's, and a lead row pays for each index on every insert and on
+    # every rescore (the score is indexed, so its updates are never HOT).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_leads"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+        db_index=False,
     )
     score = models.IntegerField(default=0)
     grade = models.CharField(max_length=1, blank=True)
     source_channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.DIRECT)
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads", db_index=False
     )
     first_touch_at = models.DateTimeField(null=True, blank=True)
     first_touch_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
