@@ -213,6 +213,7 @@ class ConsentSource(models.TextChoices):
     IMPORT = "import", "Import"
     DOUBLE_OPT_IN = "double_opt_in", "Double opt-in"
     DASHBOARD = "dashboard", "Dashboard"
+    CHAT = "chat", "Chat"
 
 
 class ConsentRecord(TenantModel):

@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from leadhub.tenancy.services import Actor
 from leads.models import Lead, Stage, Touchpoint, TouchpointType
+from leads.models_forms import ConsentPurpose, ConsentSource
 from leads.services import contact_upsert, lead_capture, lead_change_stage, lead_update, touchpoints_record
 from leads.tracking.channels import channel_classify
 from leads.tracking.services import visitor_identify
+from leads.webforms.consent import consent_record
 from scoring.chat.answers import BANT_TARGETS, CONTACT_TARGETS, answer_clean
 from scoring.chat.rules import Verdict, condition_met, qualification_evaluate
 from scoring.models_chat import (
@@ -285,6 +287,16 @@ def _lead_fill(session: ChatSession, flow: ChatFlow, answers: list[ChatAnswer]) 
         if session.visitor_id:
             # The visitor's page views before the chat become the lead's (first touch kept).
             visitor_identify(anonymous_id=session.visitor_id, lead=lead)
+        if session.consent_at is not None:
+            # The box ticked with the email: a consent record like a form's, with the words shown.
+            consent_record(
+                contact=lead.contact,
+                purpose=ConsentPurpose.SALES_CONTACT,
+                source=ConsentSource.CHAT,
+                text=session.consent_text,
+                actor=actor,
+                at=session.consent_at,
+            )
     else:
         lead = Lead.objects.get(pk=session.lead_id)
         if len(contact_data) > 1:

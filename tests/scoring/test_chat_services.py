@@ -323,6 +323,14 @@ def test_answers_fill_the_lead_with_bant_contact_custom_fields_and_a_chat_touchp
         session.refresh_from_db()
         assert session.status == SessionStatus.QUALIFIED and session.lead_id == lead.pk
         assert session.consent_text == flow.consent_text and session.consent_at is not None
+        # The box ticked with the email is the contact's consent record, with the words shown.
+        from leads.models_forms import ConsentRecord
+        from leads.webforms.consent import consents_for
+
+        record = ConsentRecord.objects.get(contact=lead.contact)
+        assert (record.purpose, record.status, record.source) == ("sales_contact", "granted", "chat")
+        assert record.text == flow.consent_text and record.recorded_at == session.consent_at
+        assert consents_for(lead.contact)["sales_contact"].granted
         # Each answer keeps the question text it answered, even when the flow changes later.
         services.chat_question_update(
             question=ChatQuestion.objects.get(flow=flow, key="budget"),
