@@ -38,6 +38,7 @@ from scoring.models import (
     Rule,
     ScoringModel,
 )
+from scoring.predictive.selectors import lead_prediction
 from scoring.starter import STARTER_RULES
 
 EDIT_ROLES: tuple[str, ...] = (Role.ADMIN, Role.MARKETER)
@@ -277,6 +278,7 @@ def _lead_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str, A
         "adjust_form": forms.get("adjust_form") or AdjustmentForm(),
         "bant_form": forms.get("bant_form") or BantForm(),
         "can_adjust": request.membership.role in EDIT_ROLES,  # type: ignore[attr-defined]
+        "prediction": lead_prediction(lead),
     }
 
 

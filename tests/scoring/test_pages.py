@@ -136,3 +136,31 @@ def test_another_organizations_pages_are_not_found(other_admin_client: Client, o
     with tenant_context(org):
         assert ModelVersion.objects.get(pk=version.pk).status == "draft"
         assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_the_lead_score_page_shows_the_predicted_chance_and_its_factors(
+    org: Organization, admin_user: Any
+) -> None:
+    from scoring.models_predictive import LeadPrediction, PredictiveModelVersion
+
+    with tenant_context(org):
+        lead = LeadFactory(contact__organization=org)
+    client = login(admin_user, org)
+    page = client.get(f"/scoring/leads/{lead.pk}/").content.decode()
+    assert "No predictive model has scored this lead yet" in page
+    with tenant_context(org):
+        version = PredictiveModelVersion.objects.create(number=3, is_current=True, estimator=b"")
+        LeadPrediction.objects.create(
+            lead=lead,
+            version=version,
+            probability=0.274,
+            factors={
+                "positive": [{"text": "job title contains '<b>cto</b>'", "points": 12.4, "field": "job"}],
+                "negative": [{"text": "no touchpoint in 90 days", "points": -3, "field": "touch"}],
+            },
+        )
+    page = client.get(f"/scoring/leads/{lead.pk}/").content.decode()
+    section = page[page.index('id="prediction"') :]
+    assert "27 %" in section and "model version 3" in section
+    assert "job title contains &#x27;&lt;b&gt;cto&lt;/b&gt;&#x27; (+12 pts)" in section
+    assert "no touchpoint in 90 days (-3 pts)" in section
