@@ -38,9 +38,14 @@ def is_public_path(path: str) -> bool:
 def public_key_issue(*, organization: Organization | int, kind: str, object_id: int) -> PublicKey:
     """A new unguessable key for one object; the object keeps the key string for its embed code."""
     organization_id = organization if isinstance(organization, int) else organization.pk
-    prefix = {"form": "f", "tracking": "t", "landing_page": "p", "ad_source": "h", "referral": "r"}.get(
-        kind, "x"
-    )
+    prefix = {
+        "form": "f",
+        "tracking": "t",
+        "landing_page": "p",
+        "ad_source": "h",
+        "referral": "r",
+        "chat": "c",
+    }.get(kind, "x")
     return PublicKey.objects.create(
         key=f"{prefix}_{secrets.token_urlsafe(18)}",
         organization_id=organization_id,

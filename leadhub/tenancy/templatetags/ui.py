@@ -5,6 +5,8 @@ Registered as a template builtin (settings.TEMPLATES), so templates use them wit
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -32,3 +34,11 @@ def icon(name: str, size: str = "") -> SafeString:
 def stage_badge(stage: str, label: str) -> SafeString:
     """`{% stage_badge lead.stage lead.get_stage_display %}`: a funnel stage as a coloured badge."""
     return format_html('<span class="badge stage-{}">{}</span>', stage, label)
+
+
+@register.filter
+def first_items(value: Any, count: int = 6) -> list[tuple[str, Any]]:
+    """The first `count` (key, value) pairs of a mapping (free properties shown in a line); [] otherwise."""
+    if not isinstance(value, dict):
+        return []
+    return list(value.items())[: int(count)]
