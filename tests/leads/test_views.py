@@ -491,20 +491,28 @@ def test_another_organizations_lead_is_not_found(admin_client: Client, in_other_
 
 
 def test_the_timeline_shows_a_touchpoints_properties_as_text(admin_client: Client, in_org: InOrg) -> None:
+    start = timezone.now() - dt.timedelta(days=1)
     with in_org():
         lead = LeadFactory()
         TouchpointFactory(
             lead=lead,
+            occurred_at=start,
+            type=TouchpointType.PAGE_VIEW,
+            properties={f"extra{n}": n for n in range(12)},
+        )
+        TouchpointFactory(
+            lead=lead,
+            occurred_at=start + dt.timedelta(hours=1),
             type=TouchpointType.MEETING,
-            properties={"status": "requested", "slot": "afternoon", "note": "<img src=x onerror=alert(1)>"}
-            | {f"extra{n}": n for n in range(10)},
+            properties={"status": "requested", "slot": "afternoon", "note": "<img src=x onerror=alert(1)>"},
         )
     page = admin_client.get(reverse("lead-detail", args=[lead.pk])).content.decode()
-    props = page[page.index('class="timeline-props"') :]
-    props = props[: props.index("</div>")]
-    assert "requested" in props and "afternoon" in props
-    assert "&lt;img src=x onerror=alert(1)&gt;" in props and "<img" not in props
-    assert props.count('<span class="muted">') == 6  # the first six only
+    meeting, many = (
+        part[: part.index("</div>")] for part in page.split('class="timeline-props"')[1:3]
+    )  # newest first: the meeting, then the page view
+    assert "requested" in meeting and "afternoon" in meeting
+    assert "&lt;img src=x onerror=alert(1)&gt;" in meeting and "<img" not in meeting
+    assert many.count('<span class="muted">') == 6  # the first six only
 
 
 def test_touchpoint_timeline_pages_newest_first(admin_client: Client, in_org: InOrg) -> None:
