@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -571,10 +572,8 @@ def ad_leads_receive(
     if fetching:
         from leads import tasks  # the tasks module imports the services
 
-        organization_id = source.organization_id
-        transaction.on_commit(
-            lambda: [tasks.ad_lead_fetch.delay(organization_id, pk) for pk in fetching]  # type: ignore[func-returns-value]
-        )
+        for pk in fetching:
+            transaction.on_commit(functools.partial(tasks.ad_lead_fetch.delay, source.organization_id, pk))
     return deliveries
 
 
