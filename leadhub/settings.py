@@ -268,6 +268,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "LeadHub <no-reply@leadhub.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The dashboard's own address, for links in emails sent from background work (no request at hand).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
