@@ -39,7 +39,8 @@ def notification_email_send(*, notification_id: int) -> bool:
     from django.core.mail import send_mail
 
     with transaction.atomic():
-        note = Notification.objects.select_for_update().select_related("user").filter(pk=notification_id).first()
+        locked = Notification.objects.select_for_update().select_related("user")
+        note = locked.filter(pk=notification_id).first()
         if note is None or note.emailed_at is not None or not note.user.email:
             return False
         link = f"{settings.SITE_URL.rstrip('/')}{note.url}" if note.url else ""

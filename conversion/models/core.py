@@ -188,5 +188,7 @@ class Notification(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [_org_id_unique("conversion_notification")]
         indexes = [
-            models.Index(fields=["organization", "user", "read_at", "created_at"], name="notification_org_user"),
+            models.Index(
+                fields=["organization", "user", "read_at", "created_at"], name="notification_org_user"
+            ),
         ]
