@@ -25,7 +25,7 @@ def notify(
     """Record a notification for `user` (in the current tenant) and, with `email`, send it by email once
     the transaction commits."""
     note = Notification.objects.create(user=user, kind=kind, title=title[:200], body=body, url=url, lead=lead)
-    if email and getattr(user, "email", ""):
+    if email and user.email:
         from conversion import tasks
 
         organization_id, pk = note.organization_id, note.pk

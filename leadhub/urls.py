@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from conversion import urls as conversion_urls
 from leadhub.api.errors import api_not_found, api_server_error
 from leadhub.tenancy import urls as tenancy_urls
 from leadhub.tenancy import views as tenancy_views
@@ -13,6 +14,7 @@ api_v1 = [
     *tenancy_urls.api_urlpatterns,
     *leads_urls.api_urlpatterns,
     *scoring_urls.api_urlpatterns,
+    *conversion_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -23,6 +25,7 @@ urlpatterns = [
     path("", include(tenancy_urls.urlpatterns)),
     path("", include(leads_urls.urlpatterns)),
     path("", include(scoring_urls.urlpatterns)),
+    path("", include(conversion_urls.urlpatterns)),
 ]
 
 
