@@ -10,6 +10,7 @@ from conversion.models.core import (
     NotificationKind,
     RejectionReason,
     SalesTeam,
+    SlaState,
     TeamMember,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "NotificationKind",
     "RejectionReason",
     "SalesTeam",
+    "SlaState",
     "TeamMember",
 ]

@@ -62,6 +62,13 @@ class HandoffStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+class SlaState(models.TextChoices):
+    ON_TRACK = "on_track", "On track"
+    WARNING = "warning", "Due soon"
+    BREACHED = "breached", "Breached"
+    MET = "met", "Met"
+
+
 class RejectionReason(models.TextChoices):
     NOT_A_FIT = "not_a_fit", "Not a fit"
     NO_BUDGET = "no_budget", "No budget"
@@ -106,6 +113,10 @@ class Handoff(TenantModel):
     rejection_note = models.TextField(blank=True)
     # The first logged activity after the handoff (call, email, meeting, demo) stops the contact clock.
     first_contact_at = models.DateTimeField(null=True, blank=True)
+    # The next SLA deadline of this handoff and how it stands, kept by the SLA part (conversion.sla) so
+    # that the queue sorts and shows urgency without joining the clocks.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_state = models.CharField(max_length=10, choices=SlaState.choices, blank=True)
     # The handoff this one replaced (a reassignment).
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
