@@ -110,6 +110,13 @@ def main(argv: list[str]) -> int:
     env.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1")
     manage(env, "migrate", "-v0")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from bench import postgres_settings
+
+    emit("postgres_settings", 0, "", **postgres_settings())
     sizes = sorted(int(s) for s in options.sizes.split(","))
     baseline: float | None = None
     with tempfile.TemporaryDirectory(prefix="leadhub-import-bench-") as tmp:

@@ -243,6 +243,9 @@ def main(argv: list[str]) -> int:
         )
         return 0
     _django(args.database_url)
+    from bench import postgres_settings
+
+    emit("postgres_settings", 0, "", **postgres_settings())
     _no_background_recompute()
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     baseline = None
