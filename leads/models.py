@@ -259,7 +259,12 @@ class Lead(TenantModel):
     first_touch_at = models.DateTimeField(null=True, blank=True)
     first_touch_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
     first_touch_campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="first_touch_leads"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="first_touch_leads",
+        db_index=False,
     )
     first_touch_url = models.CharField(max_length=2000, blank=True)
     last_touch_at = models.DateTimeField(null=True, blank=True)
@@ -284,10 +289,25 @@ class Lead(TenantModel):
         ]
         indexes = [
             models.Index(fields=["organization", "stage", "id"], name="lead_org_stage"),
-            models.Index(fields=["organization", "owner", "id"], name="lead_org_owner"),
+            # Owner and campaigns only where set: a lead without them (most of a large base, every imported
+            # row) then writes no entry in these indexes, on insert or on any rescore that moves its row.
+            models.Index(
+                fields=["organization", "owner", "id"],
+                name="lead_org_owner",
+                condition=models.Q(owner__isnull=False),
+            ),
             models.Index(fields=["organization", "score", "id"], name="lead_org_score"),
             models.Index(fields=["organization", "source_channel", "id"], name="lead_org_source"),
-            models.Index(fields=["organization", "campaign", "id"], name="lead_org_campaign"),
+            models.Index(
+                fields=["organization", "campaign", "id"],
+                name="lead_org_campaign",
+                condition=models.Q(campaign__isnull=False),
+            ),
+            models.Index(
+                fields=["organization", "first_touch_campaign"],
+                name="lead_org_first_campaign",
+                condition=models.Q(first_touch_campaign__isnull=False),
+            ),
             models.Index(fields=["organization", "created_at"], name="lead_org_created"),
             models.Index(fields=["organization", "last_touch_at", "id"], name="lead_org_last_touch"),
         ]

@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from leadhub.tenancy.context import current_organization_id
+from leads.bulk_sql import temp_buffers_raise
 from leads.models import Lead, Touchpoint
 from scoring.engine import pg
 from scoring.engine.python import Touch, evaluate
@@ -95,7 +96,10 @@ def lock_range(lo: int, hi: int) -> None:
 def bulk_session(cursor: Any) -> None:
     """Settings of a large chunk's transaction: its hash joins and sorts want more than the default
     memory, and no parallel workers, because recompute jobs already score several chunks at once (one
-    per Celery worker process), which keeps every core busy through the writes too."""
+    per Celery worker process), which keeps every core busy through the writes too. A chunk's temporary
+    tables (its fit, touchpoint aggregates and deltas: tens of MB) stay in memory where the session allows
+    it, instead of spilling through the default 8 MB of temporary buffers."""
+    temp_buffers_raise(cursor, "512MB")
     for setting in ("work_mem = '64MB'", "max_parallel_workers_per_gather = 0"):
         cursor.execute(f"SET LOCAL {setting}")
 
