@@ -3,7 +3,7 @@ what is valid (a form's choices only make the page convenient)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -46,7 +46,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assigned_to"].choices = [
+        cast(forms.ChoiceField, self.fields["assigned_to"]).choices = [
             ("", "Choose a rep…"),
             ("fallback", "Fallback queue (nobody)"),
             *sales_user_choices(),
@@ -64,7 +64,7 @@ class TeamForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["manager"].choices = sales_user_choices("No manager")
+        cast(forms.ChoiceField, self.fields["manager"]).choices = sales_user_choices("No manager")
 
     def data_for_service(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -84,7 +84,8 @@ class MemberAddForm(forms.Form):
     def __init__(self, *args: Any, team: SalesTeam | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         taken = {str(pk) for pk in team.members.values_list("user_id", flat=True)} if team else set()
-        self.fields["user"].choices = [c for c in sales_user_choices("Choose a person…") if c[0] not in taken]
+        choices = [c for c in sales_user_choices("Choose a person…") if c[0] not in taken]
+        cast(forms.ChoiceField, self.fields["user"]).choices = choices
 
 
 class MemberUpdateForm(forms.Form):
@@ -124,8 +125,8 @@ class RuleForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         teams = [(str(t.pk), t.name) for t in SalesTeam.objects.order_by("name")]
-        self.fields["team"].choices = [("", "No team"), *teams]
-        self.fields["user"].choices = sales_user_choices("No single user")
+        cast(forms.ChoiceField, self.fields["team"]).choices = [("", "No team"), *teams]
+        cast(forms.ChoiceField, self.fields["user"]).choices = sales_user_choices("No single user")
 
     @staticmethod
     def initial_for(rule: Any) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class QueueFilters:
         """Filters from a query string; a bad value is dropped and reported, never a 500."""
         errors: dict[str, str] = {}
         values: dict[str, str] = {}
-        allowed = {
+        allowed: dict[str, set[str]] = {
             "status": set(QUEUE_STATUSES),
             "stage": {Stage.MQL, Stage.PQL, Stage.SQL},
             "grade": set("ABCDEF"),

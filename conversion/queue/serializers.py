@@ -200,19 +200,28 @@ class ReorderInputSerializer(serializers.Serializer):
     )
 
 
+def _with_label(fields: dict[str, serializers.Field]) -> dict[str, serializers.Field]:
+    # `label` is also an attribute of every serializer field, so the field is added here, not declared.
+    return {**fields, "label": serializers.CharField(help_text="In words, for people.")}
+
+
 class RejectionRowSerializer(serializers.Serializer):
     key = serializers.CharField(allow_null=True)
-    label = serializers.CharField()
     rejected = serializers.IntegerField()
     decided = serializers.IntegerField()
     rate = serializers.IntegerField(help_text="Rejected as a percentage of decided handoffs.")
     reasons = serializers.DictField(child=serializers.IntegerField())
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return _with_label(super().get_fields())
+
 
 class RejectionReasonRowSerializer(serializers.Serializer):
     reason = serializers.CharField()
-    label = serializers.CharField()
     count = serializers.IntegerField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return _with_label(super().get_fields())
 
 
 class RejectionReportSerializer(serializers.Serializer):

@@ -28,7 +28,7 @@ from leadhub.tenancy.views import htmx_partial, member_required, render_page, sa
 from leads.models import Channel
 
 PAGE_SIZE = 25
-SLA_BADGES = {
+SLA_BADGES: dict[str, str] = {
     SlaState.ON_TRACK: "badge-green",
     SlaState.WARNING: "badge-amber",
     SlaState.BREACHED: "badge-red",

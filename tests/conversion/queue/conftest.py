@@ -28,7 +28,9 @@ def team_with(name: str, *users: Any, capacity: int | None = None, tz: str = "UT
     return team
 
 
-def rule(name: str, kind: str, *, team: SalesTeam | None = None, user: Any = None, **conditions: Any) -> AssignmentRule:
+def rule(
+    name: str, kind: str, *, team: SalesTeam | None = None, user: Any = None, **conditions: Any
+) -> AssignmentRule:
     data: dict[str, Any] = {"name": name, "kind": kind, "conditions": conditions}
     if team is not None:
         data["team"] = team

@@ -43,8 +43,16 @@ def test_territory_by_country_and_region_goes_to_its_user(org: Any, reps: list[A
 
 def test_territory_conditions_industry_size_grade_stage(org: Any, reps: list[Any], in_org: Any) -> None:
     with in_org():
-        rule("Big software A/B", "territory", user=reps[0], industries=["software"], size_min=100, size_max=500,
-             grades=["A", "B"], stages=["mql"])
+        rule(
+            "Big software A/B",
+            "territory",
+            user=reps[0],
+            industries=["software"],
+            size_min=100,
+            size_max=500,
+            grades=["A", "B"],
+            stages=["mql"],
+        )
         assert assign(mql(employees=200, grade="A")).assigned_to == reps[0]
         assert assign(mql(employees=50)).assigned_to is None  # too small
         assert assign(mql(employees=None)).assigned_to is None  # size unknown
@@ -78,7 +86,9 @@ def test_round_robin_is_fair_and_records_the_rule(org: Any, reps: list[Any], in_
         assert all(h.team == team for h in handoffs)
 
 
-def test_round_robin_skips_inactive_members_and_non_members(org: Any, reps: list[Any], in_org: Any, other_org: Any) -> None:
+def test_round_robin_skips_inactive_members_and_non_members(
+    org: Any, reps: list[Any], in_org: Any, other_org: Any
+) -> None:
     outsider = member(other_org, "outsider@globex.example")
     with in_org():
         team = team_with("EMEA", *reps)
@@ -89,12 +99,16 @@ def test_round_robin_skips_inactive_members_and_non_members(org: Any, reps: list
         assert counts == {reps[0]: 2, reps[2]: 2}
 
 
-def test_capacity_fewest_open_first_never_above_limit_then_fallback(org: Any, reps: list[Any], admin_user: Any, in_org: Any) -> None:
+def test_capacity_fewest_open_first_never_above_limit_then_fallback(
+    org: Any, reps: list[Any], admin_user: Any, in_org: Any
+) -> None:
     with in_org():
         team = team_with("Inside", reps[0], reps[1], capacity=2)
         rule("Inside", "capacity", team=team)
         # rep0 already holds one lead.
-        services.core.handoff_open(lead=mql(), assigned_to=reps[0], team=team, rule="x", priority=0, actor=SYSTEM)
+        services.core.handoff_open(
+            lead=mql(), assigned_to=reps[0], team=team, rule="x", priority=0, actor=SYSTEM
+        )
         assert assign(mql()).assigned_to == reps[1]
         assert assign(mql()).assigned_to in (reps[0], reps[1])
         assert assign(mql()).assigned_to in (reps[0], reps[1])
@@ -106,7 +120,9 @@ def test_capacity_fewest_open_first_never_above_limit_then_fallback(org: Any, re
         assert Notification.objects.filter(user=admin_user, kind=NotificationKind.ASSIGNMENT).exists()
 
 
-def test_accepted_sql_counts_against_capacity_until_it_moves_on(org: Any, reps: list[Any], in_org: Any) -> None:
+def test_accepted_sql_counts_against_capacity_until_it_moves_on(
+    org: Any, reps: list[Any], in_org: Any
+) -> None:
     with in_org():
         team = team_with("Solo", reps[0], capacity=1)
         rule("Solo", "capacity", team=team)
@@ -115,7 +131,9 @@ def test_accepted_sql_counts_against_capacity_until_it_moves_on(org: Any, reps: 
         assert assign(mql()).assigned_to is None  # the open SQL fills the one seat
 
 
-def test_account_owner_from_another_lead_or_an_accepted_handoff(org: Any, reps: list[Any], in_org: Any) -> None:
+def test_account_owner_from_another_lead_or_an_accepted_handoff(
+    org: Any, reps: list[Any], in_org: Any
+) -> None:
     with in_org():
         team = team_with("EMEA", reps[0], reps[1])
         rule("Accounts", "account_owner")
@@ -192,8 +210,15 @@ def test_conditions_are_validated_with_clear_errors(raw: Any, field: str) -> Non
 
 
 def test_conditions_normalised() -> None:
-    cleaned = conditions_clean({"countries": "Germany, France", "grades": ["a"], "regions": ["DACH"], "size_max": "50"})
-    assert cleaned == {"countries": ["Germany", "France"], "grades": ["A"], "regions": ["dach"], "size_max": 50}
+    cleaned = conditions_clean(
+        {"countries": "Germany, France", "grades": ["a"], "regions": ["DACH"], "size_max": "50"}
+    )
+    assert cleaned == {
+        "countries": ["Germany", "France"],
+        "grades": ["A"],
+        "regions": ["dach"],
+        "size_max": 50,
+    }
 
 
 def test_rule_targets_are_checked(org: Any, reps: list[Any], in_org: Any) -> None:

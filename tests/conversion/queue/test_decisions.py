@@ -58,9 +58,13 @@ def test_accept_makes_the_lead_sql(rep: Any, handoff: Handoff, in_org: Any) -> N
         ("too_early", "disqualified", "disqualified"),
     ],
 )
-def test_reject_recycles_or_disqualifies(rep: Any, handoff: Handoff, in_org: Any, reason: str, outcome: str, stage: str) -> None:
+def test_reject_recycles_or_disqualifies(
+    rep: Any, handoff: Handoff, in_org: Any, reason: str, outcome: str, stage: str
+) -> None:
     with in_org():
-        rejected = services.handoff_reject(handoff=handoff, reason=reason, note="called twice", outcome=outcome, actor=Actor(user=rep))
+        rejected = services.handoff_reject(
+            handoff=handoff, reason=reason, note="called twice", outcome=outcome, actor=Actor(user=rep)
+        )
         lead = handoff.lead
         lead.refresh_from_db()
         assert rejected.status == HandoffStatus.REJECTED and rejected.rejection_reason == reason
@@ -78,7 +82,9 @@ def test_reject_recycles_or_disqualifies(rep: Any, handoff: Handoff, in_org: Any
         ({"reason": "no_budget", "outcome": "sql"}, "outcome"),
     ],
 )
-def test_reject_input_is_checked(rep: Any, handoff: Handoff, in_org: Any, data: dict[str, str], field: str) -> None:
+def test_reject_input_is_checked(
+    rep: Any, handoff: Handoff, in_org: Any, data: dict[str, str], field: str
+) -> None:
     with in_org(), pytest.raises(ValidationError) as err:
         services.handoff_reject(handoff=handoff, actor=Actor(user=rep), **data)
     assert field in err.value.message_dict
@@ -99,21 +105,31 @@ def test_only_the_rep_or_a_manager_decides(org: Any, rep: Any, handoff: Handoff,
         assert Handoff.objects.get(pk=handoff.pk).decided_by == manager
 
 
-def test_reassign_by_a_manager_moves_owner_and_notifies(org: Any, rep: Any, handoff: Handoff, in_org: Any) -> None:
+def test_reassign_by_a_manager_moves_owner_and_notifies(
+    org: Any, rep: Any, handoff: Handoff, in_org: Any
+) -> None:
     other_rep = member(org, "other@acme.example")
     manager = member(org, "boss@acme.example", Role.SALES_MANAGER)
     with in_org():
         with pytest.raises(PermissionError):
-            services.handoff_reassign(handoff=handoff, to_user=other_rep, reason="holiday", actor=Actor(user=rep))
-        new = services.handoff_reassign(handoff=handoff, to_user=other_rep, reason="holiday", actor=Actor(user=manager))
+            services.handoff_reassign(
+                handoff=handoff, to_user=other_rep, reason="holiday", actor=Actor(user=rep)
+            )
+        new = services.handoff_reassign(
+            handoff=handoff, to_user=other_rep, reason="holiday", actor=Actor(user=manager)
+        )
         new.lead.refresh_from_db()
         assert new.assigned_to == other_rep and new.previous_id == handoff.pk and new.lead.owner == other_rep
         assert Notification.objects.filter(user=other_rep).exists()
-        back = services.handoff_reassign(handoff=new, to_user=None, reason="nobody free", actor=Actor(user=manager))
+        back = services.handoff_reassign(
+            handoff=new, to_user=None, reason="nobody free", actor=Actor(user=manager)
+        )
         assert back.assigned_to is None
 
 
-def test_stage_change_to_mql_hands_off_through_the_event(org: Any, rep: Any, in_org: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_stage_change_to_mql_hands_off_through_the_event(
+    org: Any, rep: Any, in_org: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with in_org():
         rule("All", "territory", user=rep)
         lead = mql(stage="cold")
@@ -141,7 +157,9 @@ def test_lead_leaving_mql_another_way_withdraws_the_pending_handoff(
     org: Any, rep: Any, handoff: Handoff, in_org: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True), in_org():
-        lead_change_stage(lead=handoff.lead, to_stage="recycled", actor=Actor.system("decay"), reason="Score decayed.")
+        lead_change_stage(
+            lead=handoff.lead, to_stage="recycled", actor=Actor.system("decay"), reason="Score decayed."
+        )
     with in_org():
         handoff.refresh_from_db()
         assert handoff.status == HandoffStatus.WITHDRAWN
@@ -151,14 +169,18 @@ def test_lead_leaving_mql_another_way_withdraws_the_pending_handoff(
         assert services.handoff_assign(lead_id=handoff.lead_id) is None
 
 
-def test_accepting_does_not_withdraw(org: Any, rep: Any, handoff: Handoff, in_org: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_accepting_does_not_withdraw(
+    org: Any, rep: Any, handoff: Handoff, in_org: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with django_capture_on_commit_callbacks(execute=True), in_org():
         services.handoff_accept(handoff=handoff, actor=Actor(user=rep))
     with in_org():
         assert Handoff.objects.get(pk=handoff.pk).status == HandoffStatus.ACCEPTED
 
 
-def test_mql_to_pql_keeps_the_pending_handoff(org: Any, rep: Any, handoff: Handoff, in_org: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_mql_to_pql_keeps_the_pending_handoff(
+    org: Any, rep: Any, handoff: Handoff, in_org: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with django_capture_on_commit_callbacks(execute=True), in_org():
         lead_change_stage(lead=handoff.lead, to_stage="pql", actor=Actor.system("product usage"))
     with in_org():

@@ -34,7 +34,9 @@ def manager(org: Any) -> Any:
 def open_for(user: Any, **lead: Any) -> Handoff:
     sla = lead.pop("sla_due_at", None)
     priority = lead.pop("priority", 10)
-    handoff = services.core.handoff_open(lead=mql(**lead), assigned_to=user, team=None, rule="test", priority=priority, actor=SYSTEM)
+    handoff = services.core.handoff_open(
+        lead=mql(**lead), assigned_to=user, team=None, rule="test", priority=priority, actor=SYSTEM
+    )
     if sla is not None:
         Handoff.objects.filter(pk=handoff.pk).update(sla_due_at=sla)
     return handoff
@@ -97,7 +99,10 @@ def test_queue_filters_and_bad_filter_values(org: Any, rep: Any, in_org: Any) ->
 def test_queue_pages_by_cursor_without_repeats(org: Any, rep: Any, in_org: Any) -> None:
     now = timezone.now()
     with in_org():
-        made = [open_for(rep, priority=i % 4, sla_due_at=(now + dt.timedelta(minutes=i)) if i % 3 else None) for i in range(60)]
+        made = [
+            open_for(rep, priority=i % 4, sla_due_at=(now + dt.timedelta(minutes=i)) if i % 3 else None)
+            for i in range(60)
+        ]
     client = login(rep, org)
     seen: list[int] = []
     url = "/conversion/queue/"
@@ -115,7 +120,14 @@ def test_queue_pages_by_cursor_without_repeats(org: Any, rep: Any, in_org: Any) 
     expected = sorted(made, key=lambda h: (-h.priority, due[h.pk] or never, h.pk))
     assert seen == [h.pk for h in expected]
     # Back from page 2 gives page 1 again; a forged cursor gives the first page, never an error.
-    page2 = client.get("/conversion/queue/?" + re.search(r'href="\?([^"]*cursor=[^"]+)" rel="next"', client.get("/conversion/queue/").content.decode()).group(1).replace("&amp;", "&")).content.decode()
+    page2 = client.get(
+        "/conversion/queue/?"
+        + re.search(
+            r'href="\?([^"]*cursor=[^"]+)" rel="next"', client.get("/conversion/queue/").content.decode()
+        )
+        .group(1)
+        .replace("&amp;", "&")
+    ).content.decode()
     previous = re.search(r'href="\?([^"]*cursor=[^"]+)" rel="prev"', page2)
     assert previous is not None
     back = client.get("/conversion/queue/?" + previous.group(1).replace("&amp;", "&")).content.decode()
@@ -157,13 +169,19 @@ def test_reject_form_then_reject(org: Any, rep: Any, in_org: Any) -> None:
         handoff = open_for(rep)
     client = login(rep, org)
     form = client.get(f"/conversion/handoffs/{handoff.pk}/reject/", **HTMX)
-    assert form.status_code == 200 and "reject-row" in form.content.decode() and "Too early" in form.content.decode()
+    assert (
+        form.status_code == 200
+        and "reject-row" in form.content.decode()
+        and "Too early" in form.content.decode()
+    )
     page = client.get(f"/conversion/handoffs/{handoff.pk}/reject/")
     assert "<html" in page.content.decode()
     bad = client.post(f"/conversion/handoffs/{handoff.pk}/reject/", {"reason": "other", "note": ""}, **HTMX)
     assert "Say why in a note" in bad.content.decode()
     done = client.post(
-        f"/conversion/handoffs/{handoff.pk}/reject/", {"reason": "not_a_fit", "note": "<b>B2C</b>", "outcome": "recycled"}, **HTMX
+        f"/conversion/handoffs/{handoff.pk}/reject/",
+        {"reason": "not_a_fit", "note": "<b>B2C</b>", "outcome": "recycled"},
+        **HTMX,
     )
     assert "Rejected: Not a fit" in done.content.decode()
     with in_org():
@@ -175,14 +193,18 @@ def test_reject_form_then_reject(org: Any, rep: Any, in_org: Any) -> None:
     assert row.status_code == 200
 
 
-def test_other_reps_handoffs_are_not_found_and_marketers_cannot_decide(org: Any, rep: Any, in_org: Any) -> None:
+def test_other_reps_handoffs_are_not_found_and_marketers_cannot_decide(
+    org: Any, rep: Any, in_org: Any
+) -> None:
     other = member(org, "other@acme.example")
     marketer = member(org, "mk@acme.example", Role.MARKETER)
     with in_org():
         handoff = open_for(other)
     client = login(rep, org)
     assert client.post(f"/conversion/handoffs/{handoff.pk}/accept/").status_code == 404
-    assert client.post(f"/conversion/handoffs/{handoff.pk}/reject/", {"reason": "no_budget"}).status_code == 404
+    assert (
+        client.post(f"/conversion/handoffs/{handoff.pk}/reject/", {"reason": "no_budget"}).status_code == 404
+    )
     assert login(marketer, org).post(f"/conversion/handoffs/{handoff.pk}/accept/").status_code == 403
     with in_org():
         assert Handoff.objects.get(pk=handoff.pk).status == HandoffStatus.PENDING
@@ -202,7 +224,12 @@ def test_manager_views_queue_of_a_rep(org: Any, rep: Any, manager: Any, in_org: 
     html = login(manager, org).get(f"/conversion/queue/?rep={rep.pk}").content.decode()
     assert row_ids(html) == [handoff.pk] and "Queue of Rita Rep" in html
     # A rep's ?rep= is ignored: they see their own queue.
-    assert row_ids(login(member(org, "x@acme.example"), org).get(f"/conversion/queue/?rep={rep.pk}").content.decode()) == []
+    assert (
+        row_ids(
+            login(member(org, "x@acme.example"), org).get(f"/conversion/queue/?rep={rep.pk}").content.decode()
+        )
+        == []
+    )
 
 
 def test_manager_pages_and_role_gate(org: Any, rep: Any, manager: Any, in_org: Any) -> None:
@@ -211,20 +238,37 @@ def test_manager_pages_and_role_gate(org: Any, rep: Any, manager: Any, in_org: A
         team = team_with("EMEA", rep, capacity=5)
         rule("EMEA", "round_robin", team=team)
         breached = open_for(rep)
-        Handoff.objects.filter(pk=breached.pk).update(sla_state="breached", sla_due_at=now - dt.timedelta(hours=1))
+        Handoff.objects.filter(pk=breached.pk).update(
+            sla_state="breached", sla_due_at=now - dt.timedelta(hours=1)
+        )
         fallback = open_for(None)
     client = login(manager, org)
-    for url in ("/conversion/team-queues/", "/conversion/fallback/", "/conversion/breaches/", "/conversion/teams/",
-                f"/conversion/teams/{team.pk}/", "/conversion/rules/", "/conversion/rejections/"):
+    for url in (
+        "/conversion/team-queues/",
+        "/conversion/fallback/",
+        "/conversion/breaches/",
+        "/conversion/teams/",
+        f"/conversion/teams/{team.pk}/",
+        "/conversion/rules/",
+        "/conversion/rejections/",
+    ):
         assert client.get(url).status_code == 200, url
         assert login(rep, org).get(url).status_code == 403, url
-    assert str(breached.pk) in client.get("/conversion/breaches/").content.decode() or "Rita" in client.get("/conversion/breaches/").content.decode()
+    assert (
+        str(breached.pk) in client.get("/conversion/breaches/").content.decode()
+        or "Rita" in client.get("/conversion/breaches/").content.decode()
+    )
     queues = client.get("/conversion/team-queues/").content.decode()
     assert "EMEA" in queues and "Rita Rep" in queues
-    assert f"/conversion/handoffs/{fallback.pk}/reassign/" in client.get("/conversion/fallback/").content.decode()
+    assert (
+        f"/conversion/handoffs/{fallback.pk}/reassign/"
+        in client.get("/conversion/fallback/").content.decode()
+    )
     # Assign from the fallback queue.
-    response = client.post(f"/conversion/handoffs/{fallback.pk}/reassign/?next=/conversion/fallback/",
-                           {"assigned_to": rep.pk, "reason": "Assigned from the fallback queue"})
+    response = client.post(
+        f"/conversion/handoffs/{fallback.pk}/reassign/?next=/conversion/fallback/",
+        {"assigned_to": rep.pk, "reason": "Assigned from the fallback queue"},
+    )
     assert response.status_code == 302 and response["Location"] == "/conversion/fallback/"
     with in_org():
         assert Handoff.objects.get(lead=fallback.lead, status="pending").assigned_to == rep
@@ -241,7 +285,9 @@ def test_reassign_asks_for_confirmation(org: Any, rep: Any, manager: Any, in_org
     assert page.status_code == 200 and "Reassign lead" in page.content.decode()
     bad = client.post(f"/conversion/handoffs/{handoff.pk}/reassign/", {"assigned_to": other.pk, "reason": ""})
     assert bad.status_code == 400
-    ok = client.post(f"/conversion/handoffs/{handoff.pk}/reassign/", {"assigned_to": other.pk, "reason": "Holiday"})
+    ok = client.post(
+        f"/conversion/handoffs/{handoff.pk}/reassign/", {"assigned_to": other.pk, "reason": "Holiday"}
+    )
     assert ok.status_code == 302
     with in_org():
         assert Handoff.objects.get(lead=handoff.lead, status="pending").assigned_to == other
@@ -251,11 +297,15 @@ def test_teams_members_and_timezone_validation(org: Any, rep: Any, manager: Any,
     client = login(manager, org)
     bad = client.post("/conversion/teams/", {"name": "DACH", "timezone": "Mars/Olympus"})
     assert bad.status_code == 400 and "is not a time zone" in bad.content.decode()
-    ok = client.post("/conversion/teams/", {"name": "DACH", "timezone": "Europe/Berlin", "manager": manager.pk})
+    ok = client.post(
+        "/conversion/teams/", {"name": "DACH", "timezone": "Europe/Berlin", "manager": manager.pk}
+    )
     assert ok.status_code == 302
     with in_org():
         team = SalesTeam.objects.get(name="DACH")
-    added = client.post(f"/conversion/teams/{team.pk}/", {"form": "member", "user": rep.pk, "max_open_leads": 10})
+    added = client.post(
+        f"/conversion/teams/{team.pk}/", {"form": "member", "user": rep.pk, "max_open_leads": 10}
+    )
     assert added.status_code == 302
     twice = client.post(f"/conversion/teams/{team.pk}/", {"form": "member", "user": rep.pk})
     assert twice.status_code == 400
@@ -277,12 +327,37 @@ def test_rules_editor_add_edit_move_delete(org: Any, rep: Any, manager: Any, in_
     with in_org():
         team = team_with("EMEA", rep)
     client = login(manager, org)
-    bad = client.post("/conversion/rules/", {"name": "Bad", "kind": "round_robin", "size_min": 10, "size_max": 5})
+    bad = client.post(
+        "/conversion/rules/", {"name": "Bad", "kind": "round_robin", "size_min": 10, "size_max": 5}
+    )
     assert bad.status_code == 400 and "must not be below" in bad.content.decode()
-    assert client.post("/conversion/rules/", {"name": "EMEA", "kind": "round_robin", "team": team.pk, "is_active": "on",
-                                               "regions": ["dach"], "grades": ["A", "B"]}).status_code == 302
-    assert client.post("/conversion/rules/", {"name": "Rita", "kind": "territory", "user": rep.pk, "is_active": "on",
-                                               "countries": "France, Spain"}).status_code == 302
+    assert (
+        client.post(
+            "/conversion/rules/",
+            {
+                "name": "EMEA",
+                "kind": "round_robin",
+                "team": team.pk,
+                "is_active": "on",
+                "regions": ["dach"],
+                "grades": ["A", "B"],
+            },
+        ).status_code
+        == 302
+    )
+    assert (
+        client.post(
+            "/conversion/rules/",
+            {
+                "name": "Rita",
+                "kind": "territory",
+                "user": rep.pk,
+                "is_active": "on",
+                "countries": "France, Spain",
+            },
+        ).status_code
+        == 302
+    )
     with in_org():
         first, second = AssignmentRule.objects.order_by("position")
         assert first.conditions == {"regions": ["dach"], "grades": ["A", "B"]}
@@ -291,7 +366,10 @@ def test_rules_editor_add_edit_move_delete(org: Any, rep: Any, manager: Any, in_
     assert "region DACH; grade A/B" in page
     client.post(f"/conversion/rules/{second.pk}/move/", {"direction": "up"})
     with in_org():
-        assert list(AssignmentRule.objects.order_by("position").values_list("name", flat=True)) == ["Rita", "EMEA"]
+        assert list(AssignmentRule.objects.order_by("position").values_list("name", flat=True)) == [
+            "Rita",
+            "EMEA",
+        ]
     edit = client.get(f"/conversion/rules/{first.pk}/")
     assert edit.status_code == 200
     client.post(f"/conversion/rules/{first.pk}/", {"name": "EMEA all", "kind": "capacity", "team": team.pk})
@@ -316,7 +394,9 @@ def test_rejection_report_page(org: Any, rep: Any, manager: Any, in_org: Any) ->
     assert bad.status_code == 400
 
 
-def test_nav_has_my_queue_for_everyone_and_manager_entries(org: Any, rep: Any, manager: Any, admin_client: Any) -> None:
+def test_nav_has_my_queue_for_everyone_and_manager_entries(
+    org: Any, rep: Any, manager: Any, admin_client: Any
+) -> None:
     rep_nav = login(rep, org).get("/conversion/queue/").content.decode()
     assert "My queue" in rep_nav and "Team queues" not in rep_nav
     manager_nav = login(manager, org).get("/conversion/queue/").content.decode()
