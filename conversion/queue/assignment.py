@@ -10,7 +10,7 @@ both land on the rep whose turn it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,24 +82,20 @@ def conditions_clean(raw: Any) -> dict[str, Any]:
     for key in ("countries", "industries"):
         if raw.get(key):
             cleaned[key] = _text_list(raw[key], key, errors)
-    if raw.get("regions"):
-        regions = [r.lower() for r in _text_list(raw["regions"], "regions", errors)]
-        bad = [r for r in regions if r not in REGIONS]
+    # Each coded list: its allowed values, how they are written, and the message for the others.
+    coded: tuple[tuple[str, Collection[str], bool, str], ...] = (
+        ("regions", tuple(REGIONS), False, f"Unknown region {{bad}}; use: {', '.join(REGIONS)}."),
+        ("grades", GRADE_LETTERS, True, "Grades are letters A to F, not {bad}."),
+        ("stages", HANDOFF_STAGES, False, "Leads are handed off as mql or pql, not {bad}."),
+    )
+    for key, allowed, upper, message in coded:
+        if not raw.get(key):
+            continue
+        values = [v.upper() if upper else v.lower() for v in _text_list(raw[key], key, errors)]
+        bad = [v for v in values if v not in allowed]
         if bad:
-            errors["conditions.regions"] = [f"Unknown region {', '.join(bad)}; use: {', '.join(REGIONS)}."]
-        cleaned["regions"] = regions
-    if raw.get("grades"):
-        grades = [g.upper() for g in _text_list(raw["grades"], "grades", errors)]
-        bad = [g for g in grades if g not in GRADE_LETTERS]
-        if bad:
-            errors["conditions.grades"] = [f"Grades are letters A to F, not {', '.join(bad)}."]
-        cleaned["grades"] = grades
-    if raw.get("stages"):
-        stages = [s.lower() for s in _text_list(raw["stages"], "stages", errors)]
-        bad = [s for s in stages if s not in HANDOFF_STAGES]
-        if bad:
-            errors["conditions.stages"] = [f"Leads are handed off as mql or pql, not {', '.join(bad)}."]
-        cleaned["stages"] = stages
+            errors[f"conditions.{key}"] = [message.format(bad=", ".join(bad))]
+        cleaned[key] = values
     size_min = _size(raw.get("size_min"), "size_min", errors)
     size_max = _size(raw.get("size_max"), "size_max", errors)
     if size_min is not None and size_max is not None and size_min > size_max:
