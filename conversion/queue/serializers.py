@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from conversion.models import AssignmentRule, Handoff, RejectionReason, RuleKind, SalesTeam, TeamMember
-from conversion.queue.services import lead_workspace_url
+from conversion.queue.services import workspace_path_maker
 from leads.models import Stage
 from leads.serializers import MemberField, TenantRelatedField
 
@@ -68,7 +68,9 @@ class HandoffOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_workspace_url(self, handoff: Handoff) -> str:
-        return lead_workspace_url(handoff.lead_id)
+        # Reversed once per response, not once per row.
+        make = self.context.setdefault("workspace_path", workspace_path_maker())
+        return make(handoff.lead_id)
 
 
 class RejectInputSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ transaction and writes its audit row (the handoff's own writes through conversio
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -52,12 +52,24 @@ REJECTION_OUTCOMES: dict[str, str] = {
 REJECTION_STAGES = (Stage.RECYCLED, Stage.DISQUALIFIED)
 
 
-def lead_workspace_url(lead_id: int) -> str:
-    """The sales workspace of a lead; a plain path while the workspace's route is not installed."""
+def path_maker(url_name: str, fallback: str = "") -> Callable[[int], str]:
+    """A function from an id to the path of `url_name` (whose only argument is that id), reversed once:
+    a list of a hundred rows then builds its links without a hundred reverse() calls."""
+    marker = 987654321
     try:
-        return reverse("workspace-lead", args=[lead_id])
+        head, _, tail = reverse(url_name, args=[marker]).partition(str(marker))
     except NoReverseMatch:
-        return f"/conversion/leads/{lead_id}/"
+        head, _, tail = fallback.partition("{}")
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def workspace_path_maker() -> Callable[[int], str]:
+    """Paths of the sales workspace of leads; plain paths while the workspace's route is not installed."""
+    return path_maker("workspace-lead", "/conversion/leads/{}/")
+
+
+def lead_workspace_url(lead_id: int) -> str:
+    return workspace_path_maker()(lead_id)
 
 
 def handoff_priority(lead: Lead) -> int:

@@ -62,6 +62,10 @@ def _duration(delta: dt.timedelta) -> str:
 def decorate(handoffs: list[Handoff], now: dt.datetime | None = None) -> list[Handoff]:
     """Attach what a row shows: the SLA time left (or overdue), the badge class and the lead's link."""
     now = now or timezone.now()
+    lead_path = services.workspace_path_maker()
+    paths = {
+        name: services.path_maker(f"queue-handoff-{name}") for name in ("accept", "reject", "row", "reassign")
+    }
     for handoff in handoffs:
         due = handoff.sla_due_at
         if due is None:
@@ -71,7 +75,8 @@ def decorate(handoffs: list[Handoff], now: dt.datetime | None = None) -> list[Ha
         else:
             handoff.sla_text, handoff.sla_class = f"overdue {_duration(now - due)}", "sla-overdue"  # type: ignore[attr-defined]
         handoff.sla_badge = SLA_BADGES.get(handoff.sla_state, "")  # type: ignore[attr-defined]
-        handoff.lead_url = services.lead_workspace_url(handoff.lead_id)  # type: ignore[attr-defined]
+        handoff.lead_url = lead_path(handoff.lead_id)  # type: ignore[attr-defined]
+        handoff.paths = {name: make(handoff.pk) for name, make in paths.items()}  # type: ignore[attr-defined]
     return handoffs
 
 
