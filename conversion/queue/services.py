@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import NoReverseMatch, reverse
 
 from conversion.models import (
@@ -112,21 +112,14 @@ def _decision_check(handoff: Handoff, actor: Actor) -> None:
 
 
 def _managers_notify(*, lead: Lead, title: str, body: str) -> None:
-    recipients = set(
-        Membership.objects.filter(
-            organization_id=current_organization_id(), role__in=MANAGER_ROLES
-        ).values_list("user_id", flat=True)
-    )
-    recipients |= set(SalesTeam.objects.filter(manager__isnull=False).values_list("manager_id", flat=True))
-    for user in get_user_model().objects.filter(pk__in=recipients, is_active=True).order_by("pk"):
-        notify(
-            user=user,
-            kind=NotificationKind.ASSIGNMENT,
-            title=title,
-            body=body,
-            url="/conversion/fallback/",
-            lead=lead,
-        )
+    """Tell the organization's admins and sales managers, and the teams' managers (still members)."""
+    members = Membership.objects.filter(organization_id=current_organization_id())
+    team_managers = SalesTeam.objects.filter(manager__isnull=False).values_list("manager_id", flat=True)
+    recipients = members.filter(Q(role__in=MANAGER_ROLES) | Q(user_id__in=list(team_managers)))
+    url = reverse("queue-fallback")
+    users = get_user_model().objects.filter(pk__in=recipients.values("user_id"), is_active=True)
+    for user in users.order_by("pk"):
+        notify(user=user, kind=NotificationKind.ASSIGNMENT, title=title, body=body, url=url, lead=lead)
 
 
 def _owner_set(lead: Lead, user: Any | None, actor: Actor) -> None:
