@@ -68,8 +68,12 @@ class HandoffOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_workspace_url(self, handoff: Handoff) -> str:
-        # Reversed once per response, not once per row.
-        make = self.context.setdefault("workspace_path", workspace_path_maker())
+        # Reversed once per response (kept on the list serializer), not once per row.
+        root = self.root
+        make = getattr(root, "_workspace_path", None)
+        if make is None:
+            make = workspace_path_maker()
+            root._workspace_path = make  # type: ignore[attr-defined]
         return make(handoff.lead_id)
 
 
