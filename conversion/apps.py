@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class ConversionConfig(AppConfig):
     name = "conversion"
     verbose_name = "Conversion"
+
+    def ready(self) -> None:
+        from conversion import handlers  # noqa: F401  (subscribes to domain events)
+        from conversion.queue import tasks as queue_tasks  # noqa: F401  (registers the queue's tasks)

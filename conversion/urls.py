@@ -2,5 +2,7 @@
 
 from django.urls import URLPattern, URLResolver
 
-api_urlpatterns: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from conversion.queue import urls as queue_urls
+
+api_urlpatterns: list[URLPattern | URLResolver] = [*queue_urls.api_urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [*queue_urls.urlpatterns]

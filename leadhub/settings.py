@@ -334,6 +334,10 @@ SPECTACULAR_SETTINGS = {
         "ScoringVersionStatus": "scoring.models.VersionStatus",
         "BantSource": "scoring.models.BantSource",
         "Grade": "scoring.models.GRADE_CHOICES",
+        "AssignmentRuleKind": "conversion.models.RuleKind",
+        "RejectionReason": "conversion.models.RejectionReason",
+        "HandoffStatus": "conversion.models.HandoffStatus",
+        "SlaState": "conversion.models.SlaState",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

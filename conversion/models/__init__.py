@@ -13,15 +13,19 @@ from conversion.models.core import (
     SlaState,
     TeamMember,
 )
+from conversion.models.queue import REGIONS, AssignmentRule, RuleKind
 
 __all__ = [
+    "REGIONS",
     "Activity",
     "ActivityKind",
+    "AssignmentRule",
     "Handoff",
     "HandoffStatus",
     "Notification",
     "NotificationKind",
     "RejectionReason",
+    "RuleKind",
     "SalesTeam",
     "SlaState",
     "TeamMember",

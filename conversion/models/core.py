@@ -137,6 +137,12 @@ class Handoff(TenantModel):
             models.Index(fields=["organization", "assigned_to", "status", "id"], name="handoff_org_rep"),
             models.Index(fields=["organization", "lead", "id"], name="handoff_org_lead"),
             models.Index(fields=["organization", "status", "handed_at"], name="handoff_org_status"),
+            # A rep's queue (and the fallback queue, assigned_to empty) in its display order.
+            models.Index(
+                fields=["organization", "assigned_to", "-priority", "sla_due_at", "id"],
+                condition=models.Q(status__in=["pending", "accepted"]),
+                name="handoff_org_queue",
+            ),
         ]
 
 

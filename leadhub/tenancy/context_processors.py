@@ -54,6 +54,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         main.append(_item(request, "Predictive model", "predictive-model", "target"))
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
+    main.append(_item(request, "My queue", "queue-mine", "clock"))
+    if role in {Role.ADMIN, Role.SALES_MANAGER}:
+        main.append(_item(request, "Team queues", "queue-team-queues", "team"))
+    if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
+        main.append(_item(request, "Rejection reasons", "queue-rejections", "trend"))
     settings: list[NavItem] = []
     if role == Role.ADMIN:
         settings += [
@@ -61,6 +66,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             _item(request, "API keys", "settings-api-keys", "key"),
             _item(request, "Audit log", "settings-audit-log", "log"),
         ]
+    if role in {Role.ADMIN, Role.SALES_MANAGER}:
+        settings.append(_item(request, "Sales teams", "queue-teams", "team"))
+        settings.append(_item(request, "Assignment rules", "queue-rules", "switch"))
     if role in {Role.ADMIN, Role.MARKETER}:
         settings.append(_item(request, "Custom fields", "settings-custom-fields", "sliders"))
         settings.append(_item(request, "Tracking", "tracking", "globe"))
