@@ -13,10 +13,30 @@ from conversion.models.core import (
     SlaState,
     TeamMember,
 )
+from conversion.models.sla import (
+    BusinessHours,
+    ClockKind,
+    ClockOutcome,
+    Escalation,
+    Holiday,
+    SlaClock,
+    SlaEvent,
+    SlaEventKind,
+    SlaPolicy,
+)
 
 __all__ = [
     "Activity",
     "ActivityKind",
+    "BusinessHours",
+    "ClockKind",
+    "ClockOutcome",
+    "Escalation",
+    "Holiday",
+    "SlaClock",
+    "SlaEvent",
+    "SlaEventKind",
+    "SlaPolicy",
     "Handoff",
     "HandoffStatus",
     "Notification",
