@@ -2,5 +2,7 @@
 
 from django.urls import URLPattern, URLResolver
 
-api_urlpatterns: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from conversion.sla import urls as sla_urls
+
+api_urlpatterns: list[URLPattern | URLResolver] = [*sla_urls.api_urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [*sla_urls.urlpatterns]
