@@ -23,7 +23,7 @@ def _org_id_unique(table: str) -> models.UniqueConstraint:
 
 
 def default_week() -> list[list[list[str]]]:
-    """Monday to Friday 09:00–17:00, closed at weekends."""
+    """Monday to Friday 09:00-17:00, closed at weekends."""
     return [[["09:00", "17:00"]] for _ in range(5)] + [[], []]
 
 
@@ -45,7 +45,9 @@ class BusinessHours(TenantModel):
         constraints = [
             _org_id_unique("conversion_businesshours"),
             models.UniqueConstraint(
-                fields=["organization"], condition=models.Q(team__isnull=True), name="businesshours_one_default"
+                fields=["organization"],
+                condition=models.Q(team__isnull=True),
+                name="businesshours_one_default",
             ),
             models.UniqueConstraint(
                 fields=["organization", "team"],
@@ -103,7 +105,9 @@ class SlaPolicy(TenantModel):
     max_score = models.IntegerField(null=True, blank=True)
     min_priority = models.IntegerField(null=True, blank=True)
     max_priority = models.IntegerField(null=True, blank=True)
-    accept_minutes = models.PositiveIntegerField(default=240, help_text="Business minutes to accept or reject.")
+    accept_minutes = models.PositiveIntegerField(
+        default=240, help_text="Business minutes to accept or reject."
+    )
     contact_minutes = models.PositiveIntegerField(default=480, help_text="Business minutes to first contact.")
     # The warning: at this share of the time, or this many business minutes before the deadline.
     warn_percent = models.PositiveSmallIntegerField(null=True, blank=True, default=75)
@@ -153,11 +157,11 @@ class SlaPolicy(TenantModel):
             ("priority", self.min_priority, self.max_priority),
         ):
             if low is not None and high is not None:
-                parts.append(f"{label} {low}–{high}")
+                parts.append(f"{label} {low}-{high}")
             elif low is not None:
-                parts.append(f"{label} ≥ {low}")
+                parts.append(f"{label} >= {low}")
             elif high is not None:
-                parts.append(f"{label} ≤ {high}")
+                parts.append(f"{label} <= {high}")
         return "; ".join(parts) or "every handoff"
 
 

@@ -157,4 +157,3 @@ class ComplianceView(TenantScopedMixin, APIView):
         start, end = selectors.period_bounds(start=data.get("start"), end=data.get("end"))
         report = selectors.compliance(start=start, end=end, team=data.get("team"))
         return Response(ComplianceSerializer(report).data)
-

@@ -63,7 +63,9 @@ def clocks_stop(
     breached after it. Not counted (a withdrawn handoff, first contact after a rejection): cancelled,
     unless the clock had already breached."""
     running = list(
-        SlaClock.objects.select_for_update().filter(handoff=handoff, kind__in=list(kinds), stopped_at__isnull=True)
+        SlaClock.objects.select_for_update().filter(
+            handoff=handoff, kind__in=list(kinds), stopped_at__isnull=True
+        )
     )
     if not running:
         return []
@@ -74,9 +76,13 @@ def clocks_stop(
         if counts and calendar is not None:
             met = clock.stopped_at <= clock.due_at
             clock.outcome = ClockOutcome.MET if met else ClockOutcome.BREACHED
-            clock.elapsed_minutes = round(business_minutes_between(calendar, clock.started_at, clock.stopped_at), 2)
+            clock.elapsed_minutes = round(
+                business_minutes_between(calendar, clock.started_at, clock.stopped_at), 2
+            )
             if met:
-                events.append(SlaEvent(clock=clock, handoff=handoff, kind=SlaEventKind.MET, at=clock.stopped_at))
+                events.append(
+                    SlaEvent(clock=clock, handoff=handoff, kind=SlaEventKind.MET, at=clock.stopped_at)
+                )
         else:
             clock.outcome = ClockOutcome.BREACHED if clock.breached_at else ClockOutcome.CANCELLED
     SlaClock.objects.bulk_update(running, ["stopped_at", "outcome", "elapsed_minutes"])
@@ -103,8 +109,14 @@ def _state_expression(now: dt.datetime) -> Case:
     clocks = SlaClock.objects.filter(handoff=OuterRef("pk"))
     running = clocks.filter(stopped_at__isnull=True)
     return Case(
-        When(Exists(running.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now))), then=Value(SlaState.BREACHED)),
-        When(Exists(running.filter(Q(warned_at__isnull=False) | Q(warn_at__lte=now))), then=Value(SlaState.WARNING)),
+        When(
+            Exists(running.filter(Q(breached_at__isnull=False) | Q(due_at__lte=now))),
+            then=Value(SlaState.BREACHED),
+        ),
+        When(
+            Exists(running.filter(Q(warned_at__isnull=False) | Q(warn_at__lte=now))),
+            then=Value(SlaState.WARNING),
+        ),
         When(Exists(running), then=Value(SlaState.ON_TRACK)),
         When(Exists(clocks.filter(outcome=ClockOutcome.BREACHED)), then=Value(SlaState.BREACHED)),
         When(Exists(clocks.filter(outcome=ClockOutcome.MET)), then=Value(SlaState.MET)),

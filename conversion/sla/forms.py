@@ -10,16 +10,14 @@ from django import forms
 from conversion.models import Escalation, SalesTeam
 from conversion.sla.hours import WEEKDAYS, CalendarError, format_time, parse_day
 
-_INTERVAL_SPLIT = re.compile(r"\s*[-–—]\s*")
+_INTERVAL_SPLIT = re.compile("\\s*[-\u2013\u2014]\\s*")
 
 
 class PolicyForm(forms.Form):
     name = forms.CharField(max_length=100)
     position = forms.IntegerField(min_value=0, max_value=10_000, help_text="Policies are tried from 0 up.")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
-    grades = forms.CharField(
-        max_length=20, required=False, help_text="Letters, e.g. AB. Empty: any grade."
-    )
+    grades = forms.CharField(max_length=20, required=False, help_text="Letters, e.g. AB. Empty: any grade.")
     min_score = forms.IntegerField(required=False, label="Lowest score")
     max_score = forms.IntegerField(required=False, label="Highest score")
     min_priority = forms.IntegerField(required=False, label="Lowest priority")
@@ -27,7 +25,9 @@ class PolicyForm(forms.Form):
     accept_minutes = forms.IntegerField(label="Time to accept", help_text="Business minutes.")
     contact_minutes = forms.IntegerField(label="Time to first contact", help_text="Business minutes.")
     warn_percent = forms.IntegerField(
-        required=False, label="Warn at (% of the time)", help_text="e.g. 75; or leave empty and use the next field."
+        required=False,
+        label="Warn at (% of the time)",
+        help_text="e.g. 75; or leave empty and use the next field.",
     )
     warn_minutes_before = forms.IntegerField(
         required=False, label="Or warn minutes before", help_text="Business minutes before the deadline."
@@ -40,11 +40,11 @@ class PolicyForm(forms.Form):
 
 
 def day_text(intervals: list[list[str]]) -> str:
-    return ", ".join(f"{start}–{end}" for start, end in intervals)
+    return ", ".join(f"{start}-{end}" for start, end in intervals)
 
 
 class BusinessHoursForm(forms.Form):
-    """Seven text fields, one per weekday: "09:00–12:30, 13:30–18:00", empty when closed."""
+    """Seven text fields, one per weekday: "09:00-12:30, 13:30-18:00", empty when closed."""
 
     timezone = forms.CharField(
         max_length=64, required=False, help_text="IANA name, e.g. Europe/Berlin (the default's own zone)."
@@ -62,7 +62,7 @@ class BusinessHoursForm(forms.Form):
                 required=False,
                 max_length=200,
                 widget=forms.TextInput(attrs={"placeholder": "closed"}),
-                help_text="Intervals like 09:00–12:30, 13:30–18:00" if index == 0 else "",
+                help_text="Intervals like 09:00-12:30, 13:30-18:00" if index == 0 else "",
             )
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Business-hours arithmetic, pure: no database, no Django.
 
-A `Calendar` is a week of opening intervals in local wall-clock time (several a day: 09:00–12:30 and
-13:30–18:00), an IANA time zone and a set of closed dates (one-off, or recurring every year by month and
+A `Calendar` is a week of opening intervals in local wall-clock time (several a day: 09:00-12:30 and
+13:30-18:00), an IANA time zone and a set of closed dates (one-off, or recurring every year by month and
 day). Two questions are answered on it:
 
 - `add_business_minutes(calendar, start, minutes)`: the instant at which `minutes` of open time have
@@ -20,6 +20,7 @@ over thousands of handoffs converts each date once.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,13 +66,13 @@ def parse_day(intervals: Iterable[Sequence[str]], *, day: str = "") -> tuple[Int
     parsed: list[Interval] = []
     for pair in intervals:
         if len(pair) != 2:
-            raise CalendarError(f"{where}an interval has a start and an end, like 09:00–17:00.")
+            raise CalendarError(f"{where}an interval has a start and an end, like 09:00-17:00.")
         start, end = parse_time(str(pair[0])), parse_time(str(pair[1]))
         if start >= end:
-            raise CalendarError(f"{where}{format_time(start)}–{format_time(end)} ends before it starts.")
+            raise CalendarError(f"{where}{format_time(start)}-{format_time(end)} ends before it starts.")
         parsed.append((start, end))
     parsed.sort()
-    for (_, end), (start, _) in zip(parsed, parsed[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(parsed):
         if start < end:
             raise CalendarError(f"{where}intervals overlap at {format_time(start)}.")
     return tuple(parsed)

@@ -2,7 +2,7 @@
 
 With no policy configured, or none matching, DEFAULT_POLICY applies: accept within 4 business hours,
 first contact within 8 (one working day), a warning at 75% of the time, the manager notified at breach
-and no reassignment. With no business hours configured: Monday to Friday 09:00–17:00 in the team's time
+and no reassignment. With no business hours configured: Monday to Friday 09:00-17:00 in the team's time
 zone (UTC for handoffs without a team), no holidays."""
 
 from __future__ import annotations
@@ -70,9 +70,13 @@ def policy_clean(data: dict[str, Any]) -> dict[str, Any]:
             errors[key] = [f"{label} is between 1 and {MAX_MINUTES} business minutes."]
     percent, before = data.get("warn_percent"), data.get("warn_minutes_before")
     if percent is not None and before is not None:
-        errors["warn_minutes_before"] = ["Warn at a share of the time or minutes before the deadline, not both."]
+        errors["warn_minutes_before"] = [
+            "Warn at a share of the time or minutes before the deadline, not both."
+        ]
     elif percent is None and before is None:
-        errors["warn_percent"] = ["Say when to warn: a share of the time (75%) or minutes before the deadline."]
+        errors["warn_percent"] = [
+            "Say when to warn: a share of the time (75%) or minutes before the deadline."
+        ]
     elif percent is not None and not 1 <= int(percent) <= 99:
         errors["warn_percent"] = ["The warning comes at 1% to 99% of the time."]
     elif before is not None:
@@ -115,13 +119,14 @@ def timezone_clean(name: str) -> str:
 
 def calendar_for(team: SalesTeam | None) -> Calendar:
     """The calendar a team's clocks run in: the team's hours (else the organization default, else
-    Monday–Friday 09:00–17:00) in the team's zone, with the organization's and the team's holidays."""
+    Monday-Friday 09:00-17:00) in the team's zone, with the organization's and the team's holidays."""
     hours = {row.team_id: row for row in BusinessHours.objects.filter(Q(team__isnull=True) | Q(team=team))}
     default = hours.get(None)
     row = hours.get(team.pk) if team is not None else None
-    week = (row or default).week if (row or default) else default_week()
+    chosen = row or default
+    week = chosen.week if chosen is not None else default_week()
     zone_name = team.timezone if team is not None else (default.timezone if default else "UTC")
-    holidays = Holiday.objects.filter(Q(team__isnull=True) | Q(team=team)).values_list("date", "yearly")
+    holidays = list(Holiday.objects.filter(Q(team__isnull=True) | Q(team=team)).values_list("date", "yearly"))
     one_off = [day for day, yearly in holidays if not yearly]
     yearly = [day for day, is_yearly in holidays if is_yearly]
     try:

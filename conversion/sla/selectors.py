@@ -24,8 +24,8 @@ DEFAULT_PERIOD_DAYS = 30
 def minutes_text(minutes: float | None) -> str:
     """90 → "1 h 30 min"; 2000 → "33 h 20 min" (business time has no days)."""
     if minutes is None:
-        return "–"
-    whole = int(round(minutes))
+        return "-"
+    whole = round(minutes)
     hours, rest = divmod(whole, 60)
     if not hours:
         return f"{rest} min"
@@ -121,7 +121,9 @@ def compliance(*, start: dt.datetime, end: dt.datetime, team: SalesTeam | None =
     clocks = SlaClock.objects.filter(started_at__gte=start, started_at__lt=end)
     if team is not None:
         clocks = clocks.filter(team=team)
-    rows = clocks.values_list("assigned_to_id", "team_id", "kind", "outcome", "elapsed_minutes", "breached_at")
+    rows = clocks.values_list(
+        "assigned_to_id", "team_id", "kind", "outcome", "elapsed_minutes", "breached_at"
+    )
     overall = Figures(key=None, label="Everyone")
     by_team: dict[int | None, Figures] = {}
     by_rep: dict[int | None, Figures] = {}

@@ -24,7 +24,9 @@ class PolicyInputSerializer(serializers.Serializer):
     contact_minutes = serializers.IntegerField(help_text="Business minutes to first contact.")
     warn_percent = serializers.IntegerField(required=False, allow_null=True, default=75)
     warn_minutes_before = serializers.IntegerField(required=False, allow_null=True, default=None)
-    escalation = serializers.ChoiceField(choices=Escalation.choices, required=False, default=Escalation.NOTIFY)
+    escalation = serializers.ChoiceField(
+        choices=Escalation.choices, required=False, default=Escalation.NOTIFY
+    )
 
 
 class PolicyOutputSerializer(serializers.ModelSerializer):
@@ -56,7 +58,9 @@ class PolicyOutputSerializer(serializers.ModelSerializer):
 class BusinessHoursInputSerializer(serializers.Serializer):
     team = TenantRelatedField(SalesTeam, required=False, allow_null=True, default=None)
     week = serializers.JSONField(
-        help_text='Seven lists (Monday first) of [start, end] local times: [[["09:00", "17:00"]], ..., [], []].'
+        help_text=(
+            'Seven lists (Monday first) of [start, end] local times: [[["09:00", "17:00"]], ..., [], []].'
+        )
     )
     timezone = serializers.CharField(
         max_length=64, required=False, help_text="IANA zone of the organization default; teams use their own."

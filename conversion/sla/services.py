@@ -85,8 +85,10 @@ def business_hours_save(
     if team is None:
         timezone_name = timezone_clean(timezone_name or "UTC")
     with transaction.atomic():
-        hours = BusinessHours.objects.select_for_update().filter(team=team).first() if team else (
-            BusinessHours.objects.select_for_update().filter(team__isnull=True).first()
+        hours = (
+            BusinessHours.objects.select_for_update().filter(team=team).first()
+            if team
+            else (BusinessHours.objects.select_for_update().filter(team__isnull=True).first())
         )
         if hours is None:
             hours = BusinessHours(team=team)
@@ -147,7 +149,7 @@ def holiday_create(
 
 def holiday_update(*, holiday: Holiday, data: dict[str, Any], actor: Actor) -> Holiday:
     date = data.get("date", holiday.date)
-    team = data["team"] if "team" in data else holiday.team
+    team = data.get("team", holiday.team)
     name = _holiday_check(date=date, name=data.get("name", holiday.name), team=team, exclude=holiday.pk)
     with transaction.atomic():
         holiday.date, holiday.name, holiday.team = date, name, team
@@ -165,6 +167,9 @@ def holiday_update(*, holiday: Holiday, data: dict[str, Any], actor: Actor) -> H
 def holiday_delete(*, holiday: Holiday, actor: Actor) -> None:
     with transaction.atomic():
         audit_record(
-            actor=actor, action="sla_holiday.delete", target=holiday, changes={"date": holiday.date.isoformat()}
+            actor=actor,
+            action="sla_holiday.delete",
+            target=holiday,
+            changes={"date": holiday.date.isoformat()},
         )
         holiday.delete()

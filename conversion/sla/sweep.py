@@ -279,24 +279,31 @@ def sla_sweep_organization(
 def _next_deadline(now: dt.datetime) -> dt.datetime | None:
     """The soonest warning or deadline still ahead (for a precise follow-up task)."""
     running = SlaClock.objects.filter(stopped_at__isnull=True, breached_at__isnull=True)
-    warn = running.filter(warned_at__isnull=True, warn_at__gt=now).order_by("warn_at").values_list("warn_at", flat=True)
+    warn = (
+        running.filter(warned_at__isnull=True, warn_at__gt=now)
+        .order_by("warn_at")
+        .values_list("warn_at", flat=True)
+    )
     due = running.filter(due_at__gt=now).order_by("due_at").values_list("due_at", flat=True)
     found = [moment for moment in (warn.first(), due.first()) if moment is not None]
     return min(found) if found else None
 
 
-def sla_sweep(*, now: dt.datetime | None = None, chunk: int = CHUNK, budget_seconds: float = 45.0) -> dict[str, Any]:
+def sla_sweep(
+    *, now: dt.datetime | None = None, chunk: int = CHUNK, budget_seconds: float = 45.0
+) -> dict[str, Any]:
     """Every organization's due clocks (row-level security shows one tenant at a time, so the sweep
     walks them); returns the totals and, per organization, its next deadline."""
     deadline = time.monotonic() + budget_seconds
     total = SweepResult()
     upcoming: dict[int, dt.datetime] = {}
     for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
-        result = sla_sweep_organization(organization_id=organization_id, now=now, chunk=chunk, deadline=deadline)
+        result = sla_sweep_organization(
+            organization_id=organization_id, now=now, chunk=chunk, deadline=deadline
+        )
         total.add(result)
         if result.next_at is not None:
             upcoming[organization_id] = result.next_at
         if not result.complete:
             break
     return {**total.as_dict(), "upcoming": upcoming}
-

@@ -46,6 +46,8 @@ def _schedule_precise(upcoming: dict[int, dt.datetime]) -> int:
         key = f"sla:precise:{organization_id}:{int(moment.timestamp())}"
         if not cache.add(key, 1, timeout=int(PRECISE_HORIZON.total_seconds()) * 2):
             continue
-        sla_sweep_organization.apply_async(args=[organization_id], eta=moment + dt.timedelta(milliseconds=200))
+        sla_sweep_organization.apply_async(
+            args=[organization_id], eta=moment + dt.timedelta(milliseconds=200)
+        )
         sent += 1
     return sent

@@ -22,7 +22,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("conversion/sla/hours/", views.hours_list, name="sla-hours"),
     path("conversion/sla/hours/default/", views.hours_default_edit, name="sla-hours-default"),
     path("conversion/sla/hours/teams/<int:pk>/", views.hours_team_edit, name="sla-hours-team"),
-    path("conversion/sla/hours/teams/<int:pk>/delete/", views.hours_team_delete, name="sla-hours-team-delete"),
+    path(
+        "conversion/sla/hours/teams/<int:pk>/delete/", views.hours_team_delete, name="sla-hours-team-delete"
+    ),
     path("conversion/sla/holidays/", views.holiday_list, name="sla-holidays"),
     path("conversion/sla/holidays/<int:pk>/delete/", views.holiday_delete, name="sla-holiday-delete"),
 ]

@@ -98,7 +98,9 @@ def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Policy “{policy.name}” saved; running clocks keep their deadlines.")
             return redirect("sla-policies")
     context = {"policy": policy, "form": form}
-    return render_page(request, "conversion/sla/policy_edit.html", context, status=400 if request.POST else 200)
+    return render_page(
+        request, "conversion/sla/policy_edit.html", context, status=400 if request.POST else 200
+    )
 
 
 @for_model(SlaPolicy)
@@ -121,7 +123,7 @@ def hours_list(request: HttpRequest) -> HttpResponse:
     rows = {row.team_id: row for row in selectors.business_hours_rows()}
     default = rows.get(None)
     default_week_rows = default.week if default else default_week()
-    calendars = [
+    calendars: list[dict[str, Any]] = [
         {
             "label": "Organization default",
             "team": None,
@@ -146,8 +148,10 @@ def hours_list(request: HttpRequest) -> HttpResponse:
 
 
 def _hours_form(request: HttpRequest, team: SalesTeam | None) -> HttpResponse:
-    row = BusinessHours.objects.filter(team=team).first() if team else (
-        BusinessHours.objects.filter(team__isnull=True).first()
+    row = (
+        BusinessHours.objects.filter(team=team).first()
+        if team
+        else (BusinessHours.objects.filter(team__isnull=True).first())
     )
     fallback = BusinessHours.objects.filter(team__isnull=True).first()
     week = row.week if row else (fallback.week if fallback else default_week())
@@ -167,7 +171,9 @@ def _hours_form(request: HttpRequest, team: SalesTeam | None) -> HttpResponse:
             messages.success(request, "Business hours saved; they apply to clocks started from now on.")
             return redirect("sla-hours")
     context = {"form": form, "team": team, "row": row}
-    return render_page(request, "conversion/sla/hours_edit.html", context, status=400 if request.POST else 200)
+    return render_page(
+        request, "conversion/sla/hours_edit.html", context, status=400 if request.POST else 200
+    )
 
 
 @member_required(*SLA_ROLES)

@@ -17,7 +17,7 @@ from leadhub.tenancy.services import Actor
 from tests.factories import LeadFactory, MembershipFactory, UserFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
-# A Tuesday morning in Berlin: inside the default hours (Mon–Fri 09:00–17:00).
+# A Tuesday morning in Berlin: inside the default hours (Mon-Fri 09:00-17:00).
 TUESDAY_10 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=BERLIN)
 
 

@@ -36,7 +36,7 @@ def test_opening_starts_both_clocks_in_the_teams_hours(team: Any, open_handoff: 
         handoff = open_handoff(team=team)
         clocks = clocks_of(handoff)
         accept, contact = clocks[ClockKind.ACCEPT], clocks[ClockKind.FIRST_CONTACT]
-        # Default policy: 240 and 480 business minutes, warning at 75%, Mon–Fri 09:00–17:00 Berlin.
+        # Default policy: 240 and 480 business minutes, warning at 75%, Mon-Fri 09:00-17:00 Berlin.
         assert accept.policy is None and accept.policy_name == "Default policy"
         assert accept.due_at == dt.datetime(2026, 3, 10, 14, 0, tzinfo=BERLIN)
         assert accept.warn_at == dt.datetime(2026, 3, 10, 13, 0, tzinfo=BERLIN)
@@ -62,18 +62,25 @@ def test_a_handoff_on_a_holiday_evening_starts_at_the_next_opening(
 
 def test_no_team_uses_the_organization_default_hours(open_handoff: Any, in_org: Any) -> None:
     with in_org():
-        BusinessHours.objects.create(team=None, timezone="America/New_York", week=[[["08:00", "12:00"]]] * 5 + [[], []])
+        BusinessHours.objects.create(
+            team=None, timezone="America/New_York", week=[[["08:00", "12:00"]]] * 5 + [[], []]
+        )
         handoff = open_handoff(team=None, at=dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC))  # 11:00 EDT
         accept = clocks_of(handoff)[ClockKind.ACCEPT]
         # 60 minutes on Tuesday, 180 on Wednesday from 08:00 New York time.
         assert accept.due_at == dt.datetime(2026, 3, 11, 15, 0, tzinfo=dt.UTC)
 
 
-def test_accepting_stops_the_accept_clock_met_or_late(team: Any, open_handoff: Any, sales_rep: Any, in_org: Any) -> None:
+def test_accepting_stops_the_accept_clock_met_or_late(
+    team: Any, open_handoff: Any, sales_rep: Any, in_org: Any
+) -> None:
     with in_org():
         on_time = open_handoff(team=team)
         handoff_close(
-            handoff=on_time, status=HandoffStatus.ACCEPTED, actor=Actor(user=sales_rep), at=TUESDAY_10 + dt.timedelta(hours=1)
+            handoff=on_time,
+            status=HandoffStatus.ACCEPTED,
+            actor=Actor(user=sales_rep),
+            at=TUESDAY_10 + dt.timedelta(hours=1),
         )
         accept = clocks_of(on_time)[ClockKind.ACCEPT]
         assert (accept.outcome, accept.elapsed_minutes) == (ClockOutcome.MET, 60)
@@ -82,19 +89,29 @@ def test_accepting_stops_the_accept_clock_met_or_late(team: Any, open_handoff: A
 
         late = open_handoff(team=team)
         handoff_close(
-            handoff=late, status=HandoffStatus.ACCEPTED, actor=Actor(user=sales_rep), at=TUESDAY_10 + dt.timedelta(days=1)
+            handoff=late,
+            status=HandoffStatus.ACCEPTED,
+            actor=Actor(user=sales_rep),
+            at=TUESDAY_10 + dt.timedelta(days=1),
         )
         accept = clocks_of(late)[ClockKind.ACCEPT]
         assert accept.outcome == ClockOutcome.BREACHED
-        assert accept.elapsed_minutes == 8 * 60  # 7 h on Tuesday (10–17), 1 h on Wednesday
+        assert accept.elapsed_minutes == 8 * 60  # 7 h on Tuesday (10-17), 1 h on Wednesday
 
 
-def test_first_activity_stops_the_contact_clock(team: Any, open_handoff: Any, sales_rep: Any, in_org: Any) -> None:
+def test_first_activity_stops_the_contact_clock(
+    team: Any, open_handoff: Any, sales_rep: Any, in_org: Any
+) -> None:
     with in_org():
         handoff = open_handoff(team=team)
-        handoff_close(handoff=handoff, status=HandoffStatus.ACCEPTED, actor=Actor(user=sales_rep), at=TUESDAY_10)
+        handoff_close(
+            handoff=handoff, status=HandoffStatus.ACCEPTED, actor=Actor(user=sales_rep), at=TUESDAY_10
+        )
         activity_log(
-            lead=handoff.lead, kind="call", actor=Actor(user=sales_rep), occurred_at=TUESDAY_10 + dt.timedelta(hours=2)
+            lead=handoff.lead,
+            kind="call",
+            actor=Actor(user=sales_rep),
+            occurred_at=TUESDAY_10 + dt.timedelta(hours=2),
         )
         contact = clocks_of(handoff)[ClockKind.FIRST_CONTACT]
         assert contact.stopped_at == TUESDAY_10 + dt.timedelta(hours=2)
@@ -102,7 +119,12 @@ def test_first_activity_stops_the_contact_clock(team: Any, open_handoff: Any, sa
         stored = Handoff.objects.get(pk=handoff.pk)
         assert (stored.sla_due_at, stored.sla_state) == (None, SlaState.MET)
         # A second activity changes nothing.
-        activity_log(lead=handoff.lead, kind="email", actor=Actor(user=sales_rep), occurred_at=TUESDAY_10 + dt.timedelta(hours=3))
+        activity_log(
+            lead=handoff.lead,
+            kind="email",
+            actor=Actor(user=sales_rep),
+            occurred_at=TUESDAY_10 + dt.timedelta(hours=3),
+        )
         assert clocks_of(handoff)[ClockKind.FIRST_CONTACT].stopped_at == TUESDAY_10 + dt.timedelta(hours=2)
 
 
@@ -112,7 +134,10 @@ def test_rejecting_counts_the_decision_and_cancels_the_contact_clock(
     with in_org():
         handoff = open_handoff(team=team)
         handoff_close(
-            handoff=handoff, status=HandoffStatus.REJECTED, actor=Actor(user=sales_rep), reason="no_budget",
+            handoff=handoff,
+            status=HandoffStatus.REJECTED,
+            actor=Actor(user=sales_rep),
+            reason="no_budget",
             at=TUESDAY_10 + dt.timedelta(minutes=30),
         )
         clocks = clocks_of(handoff)
@@ -127,7 +152,9 @@ def test_reassigning_withdraws_the_old_clocks_and_starts_new_ones(
     with in_org():
         BusinessHours.objects.create(team=team, week=ROUND_THE_CLOCK)
         handoff = open_handoff(team=team, at=timezone.now())
-        replacement = handoff_reassign(handoff=handoff, to_user=manager, actor=Actor(user=manager), reason="holiday")
+        replacement = handoff_reassign(
+            handoff=handoff, to_user=manager, actor=Actor(user=manager), reason="holiday"
+        )
         old = clocks_of(handoff)
         assert {c.outcome for c in old.values()} == {ClockOutcome.CANCELLED}
         new = clocks_of(replacement)
@@ -141,12 +168,22 @@ def test_reassigning_withdraws_the_old_clocks_and_starts_new_ones(
 
 def test_policy_selection_by_grade_score_and_priority(team: Any, open_handoff: Any, in_org: Any) -> None:
     with in_org():
-        hot = SlaPolicy.objects.create(name="Hot", position=1, grades="A", min_score=70, accept_minutes=30, contact_minutes=60)
-        vip = SlaPolicy.objects.create(name="VIP", position=2, min_priority=80, accept_minutes=60, contact_minutes=120)
+        hot = SlaPolicy.objects.create(
+            name="Hot", position=1, grades="A", min_score=70, accept_minutes=30, contact_minutes=60
+        )
+        vip = SlaPolicy.objects.create(
+            name="VIP", position=2, min_priority=80, accept_minutes=60, contact_minutes=120
+        )
         SlaPolicy.objects.create(name="Off", position=0, is_active=False, accept_minutes=1, contact_minutes=1)
         cold = SlaPolicy.objects.create(
-            name="Cold", position=3, grades="DEF", warn_percent=None, warn_minutes_before=30,
-            accept_minutes=480, contact_minutes=960, escalation=Escalation.FALLBACK_QUEUE,
+            name="Cold",
+            position=3,
+            grades="DEF",
+            warn_percent=None,
+            warn_minutes_before=30,
+            accept_minutes=480,
+            contact_minutes=960,
+            escalation=Escalation.FALLBACK_QUEUE,
         )
 
         def policy_of(**kwargs: Any) -> str:

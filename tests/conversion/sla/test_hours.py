@@ -115,7 +115,7 @@ def test_dst_days_have_their_real_length_when_open_round_the_clock() -> None:
     autumn = at("Europe/Berlin", 2026, 10, 25, 0, 0)
     assert business_minutes_between(berlin, spring, at("Europe/Berlin", 2026, 3, 30, 0, 0)) == 23 * 60
     assert business_minutes_between(berlin, autumn, at("Europe/Berlin", 2026, 10, 26, 0, 0)) == 25 * 60
-    # 120 real minutes after 01:00 on the spring day is 04:00 local (02:00–03:00 does not exist).
+    # 120 real minutes after 01:00 on the spring day is 04:00 local (02:00-03:00 does not exist).
     assert add_business_minutes(berlin, at("Europe/Berlin", 2026, 3, 29, 1, 0), 120) == at(
         "Europe/Berlin", 2026, 3, 29, 4, 0
     )
@@ -123,7 +123,7 @@ def test_dst_days_have_their_real_length_when_open_round_the_clock() -> None:
 
 def test_dst_back_west_of_utc() -> None:
     new_york = cal("America/New_York", [[["00:00", "03:00"], ["09:00", "17:00"]]] * 7)
-    # Nov 1 2026: 02:00 EDT falls back to 01:00 EST, so 00:00–03:00 lasts 4 hours that night.
+    # Nov 1 2026: 02:00 EDT falls back to 01:00 EST, so 00:00-03:00 lasts 4 hours that night.
     night = at("America/New_York", 2026, 11, 1, 0, 0)
     assert business_minutes_between(new_york, night, at("America/New_York", 2026, 11, 1, 3, 0)) == 240
     assert add_business_minutes(new_york, night, 240) == at("America/New_York", 2026, 11, 1, 3, 0)
@@ -153,7 +153,7 @@ def test_between_and_add_agree_on_random_instants() -> None:
 def test_bad_definitions_are_refused_with_reasons() -> None:
     with pytest.raises(CalendarError, match="seven days"):
         parse_week([[]] * 6)
-    with pytest.raises(CalendarError, match="Monday: 17:00–09:00 ends before it starts"):
+    with pytest.raises(CalendarError, match="Monday: 17:00-09:00 ends before it starts"):
         parse_week([[["17:00", "09:00"]]] + [[]] * 6)
     with pytest.raises(CalendarError, match="Tuesday: intervals overlap at 11:00"):
         parse_week([[], [["09:00", "12:00"], ["11:00", "13:00"]]] + [[]] * 5)
