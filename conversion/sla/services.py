@@ -85,11 +85,8 @@ def business_hours_save(
     if team is None:
         timezone_name = timezone_clean(timezone_name or "UTC")
     with transaction.atomic():
-        hours = (
-            BusinessHours.objects.select_for_update().filter(team=team).first()
-            if team
-            else (BusinessHours.objects.select_for_update().filter(team__isnull=True).first())
-        )
+        rows = BusinessHours.objects.select_for_update().order_by("id")
+        hours = (rows.filter(team=team) if team is not None else rows.filter(team__isnull=True)).first()
         if hours is None:
             hours = BusinessHours(team=team)
         hours.week = week

@@ -139,66 +139,129 @@ def _when(clock: SlaClock) -> str:
     return clock.due_at.astimezone(zone).strftime("%b %-d, %H:%M %Z")
 
 
+@dataclass
+class _Message:
+    """One line of news for one person about one clock (a lead)."""
+
+    title: str
+    line: str
+    body: str
+    clock: SlaClock
+
+
+class _Outbox:
+    """The chunk's notifications, gathered per recipient and kind: one message stays as it is (with its
+    lead's link); several become one digest, so a rep with twenty leads due in the same sweep gets one
+    notification and one email, not twenty."""
+
+    DIGEST_LINES = 20
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[int, str], tuple[Any, list[_Message]]] = {}
+
+    def add(self, user: Any, kind: str, message: _Message) -> None:
+        if user is None or not user.is_active:
+            return
+        self.pending.setdefault((user.pk, kind), (user, []))[1].append(message)
+
+    def send(self, *, manager_ids: set[int]) -> int:
+        sent = 0
+        for (user_id, kind), (user, messages) in self.pending.items():
+            if len(messages) == 1:
+                (message,) = messages
+                lead = message.clock.handoff.lead
+                notify(
+                    user=user,
+                    kind=kind,
+                    title=message.title,
+                    body=message.body,
+                    url=_lead_url(lead.pk),
+                    lead=lead,
+                )
+            else:
+                shown = [f"- {m.line}" for m in messages[: self.DIGEST_LINES]]
+                if len(messages) > self.DIGEST_LINES:
+                    shown.append(f"... and {len(messages) - self.DIGEST_LINES} more.")
+                news = (
+                    "are close to their SLA deadline"
+                    if kind == NotificationKind.SLA_WARNING
+                    else "breached the SLA"
+                )
+                url = (
+                    reverse("sla-home") + "#at-risk"
+                    if user_id in manager_ids
+                    else reverse("lead-list") + "?owner=me"
+                )
+                notify(
+                    user=user,
+                    kind=kind,
+                    title=f"{len(messages)} leads {news}",
+                    body="\n".join(shown),
+                    url=url,
+                )
+            sent += 1
+        return sent
+
+
 def _warn(organization_id: int, ids: list[int], now: dt.datetime) -> int:
-    notified = 0
+    outbox = _Outbox()
     events = []
     for clock in _clocks(ids):
-        events.append(
-            SlaEvent(clock=clock, handoff_id=clock.handoff_id, kind=SlaEventKind.WARNING, at=now, detail={})
-        )
-        if clock.assigned_to is None or not clock.assigned_to.is_active:
-            continue
+        events.append(SlaEvent(clock=clock, handoff_id=clock.handoff_id, kind=SlaEventKind.WARNING, at=now))
         what = "Accept or reject" if clock.kind == ClockKind.ACCEPT else "Make first contact with"
-        notify(
-            user=clock.assigned_to,
-            kind=NotificationKind.SLA_WARNING,
-            title=f"{what} {_lead_label(clock)} by {_when(clock)}",
+        label, when = _lead_label(clock), _when(clock)
+        message = _Message(
+            title=f"{what} {label} by {when}",
+            line=f"{label}: {what.lower()} by {when}",
             body=f"The SLA ({clock.policy_name}) gives {clock.budget_minutes} business minutes; "
             "the deadline is close.",
-            url=_lead_url(clock.handoff.lead_id),
-            lead=clock.handoff.lead,
+            clock=clock,
         )
-        notified += 1
+        outbox.add(clock.assigned_to, NotificationKind.SLA_WARNING, message)
     SlaEvent.objects.bulk_create(events, ignore_conflicts=True)
-    return notified
+    return outbox.send(manager_ids=set())
 
 
 def _breach(organization_id: int, ids: list[int], now: dt.datetime, managers: _Managers) -> tuple[int, int]:
     from conversion.services.core import handoff_reassign
 
-    notified = reassigned = 0
+    reassigned = 0
+    outbox = _Outbox()
+    manager_ids: set[int] = set()
     events = []
     for clock in _clocks(ids):
-        handoff, lead = clock.handoff, clock.handoff.lead
-        label = _lead_label(clock)
+        handoff = clock.handoff
+        label, when = _lead_label(clock), _when(clock)
         what = "accept" if clock.kind == ClockKind.ACCEPT else "first contact"
         events.append(SlaEvent(clock=clock, handoff=handoff, kind=SlaEventKind.BREACH, at=now))
         rep = clock.assigned_to
-        if rep is not None and rep.is_active:
-            notify(
-                user=rep,
-                kind=NotificationKind.SLA_BREACH,
+        outbox.add(
+            rep,
+            NotificationKind.SLA_BREACH,
+            _Message(
                 title=f"SLA breached: {what} for {label}",
-                body=f"The deadline was {_when(clock)} ({clock.policy_name}). Your manager has been told.",
-                url=_lead_url(lead.pk),
-                lead=lead,
-            )
-            notified += 1
+                line=f"{label}: {what} was due {when}",
+                body=f"The deadline was {when} ({clock.policy_name}). Your manager has been told.",
+                clock=clock,
+            ),
+        )
         team_manager = clock.team.manager if clock.team is not None else None
         told = [team_manager] if team_manager is not None else managers.fallback(organization_id)
         rep_name = str(rep.get_full_name() or rep.email) if rep is not None else "the fallback queue"
         for manager in told:
             if rep is not None and manager.pk == rep.pk:
                 continue
-            notify(
-                user=manager,
-                kind=NotificationKind.SLA_BREACH,
-                title=f"SLA breached: {what} for {label} ({rep_name})",
-                body=f"The deadline was {_when(clock)} ({clock.policy_name}).",
-                url=_lead_url(lead.pk),
-                lead=lead,
+            manager_ids.add(manager.pk)
+            outbox.add(
+                manager,
+                NotificationKind.SLA_BREACH,
+                _Message(
+                    title=f"SLA breached: {what} for {label} ({rep_name})",
+                    line=f"{label} ({rep_name}): {what} was due {when}",
+                    body=f"The deadline was {when} ({clock.policy_name}).",
+                    clock=clock,
+                ),
             )
-            notified += 1
         events.append(
             SlaEvent(
                 clock=clock,
@@ -215,7 +278,7 @@ def _breach(organization_id: int, ids: list[int], now: dt.datetime, managers: _M
                 SlaEvent(clock=clock, handoff=handoff, kind=SlaEventKind.REASSIGNMENT, at=now, detail=moved)
             )
     SlaEvent.objects.bulk_create(events, ignore_conflicts=True)
-    return notified, reassigned
+    return outbox.send(manager_ids=manager_ids), reassigned
 
 
 def _escalate(clock: SlaClock, team_manager: Any, now: dt.datetime, reassign: Any) -> dict[str, Any] | None:

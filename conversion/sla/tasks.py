@@ -32,10 +32,14 @@ def sla_sweep_organization(organization_id: int) -> dict[str, Any]:
     return sweep.sla_sweep_organization(organization_id=int(organization_id), deadline=None).as_dict()
 
 
+def _broker_in_use() -> bool:
+    return bool(settings.REDIS_URL) and not sla_sweep_organization.app.conf.task_always_eager
+
+
 def _schedule_precise(upcoming: dict[int, dt.datetime]) -> int:
     """One eta sweep per organization whose next warning or deadline falls before the next beat. In
     eager mode (no broker) an eta would run at once, too early: the in-process beat's 30 s is enough."""
-    if sla_sweep_organization.app.conf.task_always_eager or not settings.REDIS_URL:
+    if not _broker_in_use():
         return 0
     now = timezone.now()
     sent = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -89,6 +90,12 @@ def test_a_second_sweep_and_a_repeated_task_do_nothing(
     with in_org():
         notes = Notification.objects.count()
         events = SlaEvent.objects.count()
+        # Several breaches for one person in one chunk make one digest, not one notification each:
+        # three chunks of two clocks, each one digest to the rep and one to the manager.
+        digests = list(Notification.objects.filter(kind="sla_breach"))
+        assert notes == len(digests) == 6
+        assert {n.title for n in digests} == {"2 leads breached the SLA"}
+        assert {n.url for n in digests} == {"/leads/?owner=me", "/conversion/sla/#at-risk"}
     assert sla_sweep(now=now)["breached"] == 0
     assert tasks.sla_sweep.apply().get()["breached"] == 0
     assert tasks.sla_sweep_organization.apply(args=[org.pk]).get()["breached"] == 0
@@ -194,3 +201,16 @@ def test_the_beat_runs_the_sweep_every_30_seconds() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["sla-sweep"]
     assert entry["task"] == tasks.sla_sweep.name
     assert entry["schedule"] == dt.timedelta(seconds=30)
+
+
+def test_a_deadline_before_the_next_beat_gets_a_precise_sweep() -> None:
+    now = timezone.now()
+    soon, later = now + dt.timedelta(seconds=20), now + dt.timedelta(minutes=5)
+    with (
+        mock.patch.object(tasks, "_broker_in_use", return_value=True),
+        mock.patch.object(tasks.sla_sweep_organization, "apply_async") as send,
+    ):
+        assert tasks._schedule_precise({1: soon, 2: later}) == 1
+        assert tasks._schedule_precise({1: soon}) == 0  # the same deadline seen by a second sweep
+    (call,) = send.call_args_list
+    assert call.kwargs["args"] == [1] and soon < call.kwargs["eta"] <= soon + dt.timedelta(seconds=1)
