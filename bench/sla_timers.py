@@ -68,6 +68,8 @@ def _organization(size: int, reps: int) -> Any:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE conversion_slaclock")
         cursor.execute("ANALYZE conversion_handoff")
+        cursor.execute("ANALYZE leads_lead")
+        cursor.execute("ANALYZE leads_contact")
     emit("setup", time.monotonic() - started, "s", timers=size)
     return organization
 
