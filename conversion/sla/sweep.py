@@ -317,10 +317,16 @@ def _escalate(clock: SlaClock, team_manager: Any, now: dt.datetime, reassign: An
 
 
 def sla_sweep_organization(
-    *, organization_id: int, now: dt.datetime | None = None, chunk: int = CHUNK, deadline: float | None = None
+    *,
+    organization_id: int,
+    now: dt.datetime | None = None,
+    chunk: int = CHUNK,
+    deadline: float | None = None,
+    look_ahead: bool = False,
 ) -> SweepResult:
     """Warn and breach one organization's due clocks, a chunk per transaction, until none is left or
-    `deadline` (time.monotonic) passes; the rest waits for the next sweep."""
+    `deadline` (time.monotonic) passes; the rest waits for the next sweep. With `look_ahead`, also find
+    the next warning or deadline still to come (for a precise follow-up)."""
     result = SweepResult()
     managers = _Managers()
     for stamp in ("warned_at", "breached_at"):
@@ -345,8 +351,9 @@ def sla_sweep_organization(
                 handoffs_sla_refresh(set(handoff_ids), now=moment)
             if len(ids) < chunk:
                 break
-    with tenant_context(organization_id):
-        result.next_at = _next_deadline(now or timezone.now())
+    if look_ahead:
+        with tenant_context(organization_id):
+            result.next_at = _next_deadline(now or timezone.now())
     return result
 
 
@@ -364,7 +371,11 @@ def _next_deadline(now: dt.datetime) -> dt.datetime | None:
 
 
 def sla_sweep(
-    *, now: dt.datetime | None = None, chunk: int = CHUNK, budget_seconds: float = 45.0
+    *,
+    now: dt.datetime | None = None,
+    chunk: int = CHUNK,
+    budget_seconds: float = 45.0,
+    look_ahead: bool = False,
 ) -> dict[str, Any]:
     """Every organization's due clocks (row-level security shows one tenant at a time, so the sweep
     walks them); returns the totals and, per organization, its next deadline."""
@@ -373,7 +384,7 @@ def sla_sweep(
     upcoming: dict[int, dt.datetime] = {}
     for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
         result = sla_sweep_organization(
-            organization_id=organization_id, now=now, chunk=chunk, deadline=deadline
+            organization_id=organization_id, now=now, chunk=chunk, deadline=deadline, look_ahead=look_ahead
         )
         total.add(result)
         if result.next_at is not None:

@@ -21,7 +21,7 @@ PRECISE_HORIZON = dt.timedelta(seconds=60)
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=90, soft_time_limit=75)
 def sla_sweep() -> dict[str, Any]:
-    result = sweep.sla_sweep(budget_seconds=50)
+    result = sweep.sla_sweep(budget_seconds=50, look_ahead=_broker_in_use())
     upcoming = result.pop("upcoming")
     _schedule_precise(upcoming)
     return result

@@ -214,3 +214,15 @@ def test_a_deadline_before_the_next_beat_gets_a_precise_sweep() -> None:
         assert tasks._schedule_precise({1: soon}) == 0  # the same deadline seen by a second sweep
     (call,) = send.call_args_list
     assert call.kwargs["args"] == [1] and soon < call.kwargs["eta"] <= soon + dt.timedelta(seconds=1)
+
+
+def test_the_sweep_reports_each_organizations_next_deadline(
+    always_open: Any, open_handoff: Any, in_org: Any, org: Any, other_org: Any
+) -> None:
+    now = timezone.now()
+    with in_org():
+        handoff = open_handoff(team=always_open, at=now - dt.timedelta(minutes=10))
+        accept = SlaClock.objects.get(handoff=handoff, kind=ClockKind.ACCEPT)
+    result = sla_sweep(now=now, look_ahead=True)
+    assert result["upcoming"] == {org.pk: accept.warn_at}
+    assert sla_sweep(now=now)["upcoming"] == {}
