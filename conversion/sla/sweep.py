@@ -103,14 +103,17 @@ def _claim(*, organization_id: int, stamp: str, now: dt.datetime, chunk: int) ->
         params = [now]
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     table = SlaClock._meta.db_table
+    # The chunk is chosen once, in a materialized CTE: as `WHERE id IN (SELECT ... LIMIT n)` the planner
+    # may run the locking subquery more than once and stamp more than a chunk.
     sql = (
-        f'UPDATE "{table}" SET "{stamp}" = %s WHERE id IN ('
+        f"WITH due AS MATERIALIZED ("
         f'SELECT id FROM "{table}" WHERE organization_id = %s AND stopped_at IS NULL AND {due} '
-        f"ORDER BY {order}, id LIMIT %s{lock}"
-        f') AND "{stamp}" IS NULL AND stopped_at IS NULL RETURNING id'
+        f"ORDER BY {order}, id LIMIT %s{lock}) "
+        f'UPDATE "{table}" SET "{stamp}" = %s FROM due WHERE "{table}".id = due.id '
+        f'AND "{table}"."{stamp}" IS NULL AND "{table}".stopped_at IS NULL RETURNING "{table}".id'
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, organization_id, *params, chunk])
+        cursor.execute(sql, [organization_id, *params, chunk, now])
         return [row[0] for row in cursor.fetchall()]
 
 
