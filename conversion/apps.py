@@ -8,3 +8,6 @@ class ConversionConfig(AppConfig):
     def ready(self) -> None:
         from conversion import handlers  # noqa: F401  (subscribes to domain events)
         from conversion.queue import tasks as queue_tasks  # noqa: F401  (registers the queue's tasks)
+
+        # SLA clocks follow the handoff's signals; its sweep tasks live in the part's own package.
+        from conversion.sla import receivers, tasks  # noqa: F401

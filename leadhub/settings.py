@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.scoring_decay_schedule",
         "schedule": crontab(minute=23),
     },
+    # SLA timers: warnings and breaches of handoffs' clocks (conversion.sla.sweep), idempotent.
+    "sla-sweep": {
+        "task": "conversion.sla.tasks.sla_sweep",
+        "schedule": timedelta(seconds=30),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------

@@ -13,20 +13,44 @@ from conversion.models.core import (
     SlaState,
     TeamMember,
 )
-from conversion.models.queue import REGIONS, AssignmentRule, RuleKind
+from conversion.models.queue import (
+    REGIONS,
+    AssignmentRule,
+    RuleKind,
+)
+from conversion.models.sla import (
+    BusinessHours,
+    ClockKind,
+    ClockOutcome,
+    Escalation,
+    Holiday,
+    SlaClock,
+    SlaEvent,
+    SlaEventKind,
+    SlaPolicy,
+)
 
 __all__ = [
     "REGIONS",
     "Activity",
     "ActivityKind",
     "AssignmentRule",
+    "BusinessHours",
+    "ClockKind",
+    "ClockOutcome",
+    "Escalation",
     "Handoff",
     "HandoffStatus",
+    "Holiday",
     "Notification",
     "NotificationKind",
     "RejectionReason",
     "RuleKind",
     "SalesTeam",
+    "SlaClock",
+    "SlaEvent",
+    "SlaEventKind",
+    "SlaPolicy",
     "SlaState",
     "TeamMember",
 ]

@@ -52,6 +52,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         ]
     if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
         main.append(_item(request, "Predictive model", "predictive-model", "target"))
+    if role in {Role.ADMIN, Role.SALES_MANAGER}:
+        main.append(_item(request, "SLA", "sla-home", "clock"))
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
     main.append(_item(request, "My queue", "queue-mine", "clock"))
