@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversion', '0001_initial'),
+        ('conversion', '0002_queue'),
         ('tenancy', '0005_publickey_chat'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
