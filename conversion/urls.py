@@ -2,5 +2,7 @@
 
 from django.urls import URLPattern, URLResolver
 
-api_urlpatterns: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from conversion.workspace import urls as workspace_urls
+
+api_urlpatterns: list[URLPattern | URLResolver] = [*workspace_urls.api_urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [*workspace_urls.urlpatterns]

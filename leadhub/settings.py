@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.scoring_decay_schedule",
         "schedule": crontab(minute=23),
     },
+    # Assignees hear of each task that fell due once, within a minute.
+    "workspace-task-reminders": {
+        "task": "conversion.workspace.tasks.workspace_task_reminders",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------
@@ -334,6 +339,8 @@ SPECTACULAR_SETTINGS = {
         "ScoringVersionStatus": "scoring.models.VersionStatus",
         "BantSource": "scoring.models.BantSource",
         "Grade": "scoring.models.GRADE_CHOICES",
+        "ActivityKind": "conversion.models.ActivityKind",
+        "NotificationKind": "conversion.models.NotificationKind",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

@@ -13,16 +13,20 @@ from conversion.models.core import (
     SlaState,
     TeamMember,
 )
+from conversion.models.workspace import Note, NoteMention, Task
 
 __all__ = [
     "Activity",
     "ActivityKind",
     "Handoff",
     "HandoffStatus",
+    "Note",
+    "NoteMention",
     "Notification",
     "NotificationKind",
     "RejectionReason",
     "SalesTeam",
     "SlaState",
+    "Task",
     "TeamMember",
 ]
