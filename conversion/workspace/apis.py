@@ -168,12 +168,18 @@ class NotificationViewSet(ApiViewSet):
         body = {"marked": marked, "unread": selectors.unread_count(self.request.user)}
         return Response(NotificationReadResultSerializer(body).data)
 
-    @extend_schema(request=None, responses=NotificationReadResultSerializer)
+    @extend_schema(
+        operation_id="conversion_notification_read", request=None, responses=NotificationReadResultSerializer
+    )
     def read(self, request: Request, pk: str) -> Response:
         note = self.get_object()
         return self._result(notifications_mark_read(user=request.user, ids=[note.pk]))
 
-    @extend_schema(request=NotificationReadSerializer, responses=NotificationReadResultSerializer)
+    @extend_schema(
+        operation_id="conversion_notifications_read",
+        request=NotificationReadSerializer,
+        responses=NotificationReadResultSerializer,
+    )
     def read_many(self, request: Request) -> Response:
         data = self.parse(NotificationReadSerializer)
         return self._result(notifications_mark_read(user=request.user, ids=data.get("ids")))

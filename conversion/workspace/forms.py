@@ -59,7 +59,9 @@ class TaskForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "Nobody"), *members]
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, forms.TypedChoiceField)
+        assignee.choices = [("", "Nobody"), *members]
 
 
 class BantForm(forms.Form):

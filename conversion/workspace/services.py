@@ -24,6 +24,8 @@ from scoring.services import bant_answer_record
 NOTE_MAX_CHARS = 10_000
 TASK_TITLE_MAX = 200
 REMINDER_BATCH = 500
+# The lengths of the lead's BANT columns.
+BANT_MAX_CHARS = {"budget": 200, "authority": 200, "need": 500, "timing": 200}
 # "@ada@acme.example" (an email) or "@ada", "@ada.reyes", "@ada_reyes", "@AdaReyes" (a name). The
 # look-behind keeps the middle of an email address ("ada@acme") from reading as a mention.
 MENTION = re.compile(
@@ -332,7 +334,7 @@ def lead_bant_update(*, lead: Lead, data: Mapping[str, str], actor: Actor) -> Le
         if not isinstance(value, str):
             errors[field] = ["Give the answer as text."]
             continue
-        limit = Lead._meta.get_field(field).max_length or 200
+        limit = BANT_MAX_CHARS.get(field, 200)
         if len(value.strip()) > limit:
             errors[field] = [f"At most {limit} characters."]
         elif value.strip() != getattr(lead, field):

@@ -221,27 +221,23 @@ def task_add(request: HttpRequest, pk: int) -> HttpResponse:
     return _workspace(request, lead, 400, task_form=form)
 
 
-def _task(request: HttpRequest, pk: int) -> tuple[Task, Lead]:
-    task = get_object_or_404(Task, pk=pk)
-    return task, _lead(request, task.lead_id)
+def _task_state_view(change: Any, done_words: str) -> Any:
+    """A view that completes or reopens a task (`change` is the service) on a lead the member may work."""
+
+    @for_model(Task)
+    @member_required()
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        task = get_object_or_404(Task, pk=pk)
+        lead = _lead(request, task.lead_id)
+        change(task=task, actor=Actor.from_request(request))
+        return _done(request, lead, f"Task “{task.title}” {done_words}.")
+
+    return view
 
 
-@for_model(Task)
-@member_required()
-@require_POST
-def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    task, lead = _task(request, pk)
-    services.task_complete(task=task, actor=Actor.from_request(request))
-    return _done(request, lead, f"Task “{task.title}” done.")
-
-
-@for_model(Task)
-@member_required()
-@require_POST
-def task_reopen(request: HttpRequest, pk: int) -> HttpResponse:
-    task, lead = _task(request, pk)
-    services.task_reopen(task=task, actor=Actor.from_request(request))
-    return _done(request, lead, f"Task “{task.title}” reopened.")
+task_complete = _task_state_view(services.task_complete, "done")
+task_reopen = _task_state_view(services.task_reopen, "reopened")
 
 
 @for_model(Lead)

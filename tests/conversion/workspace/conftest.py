@@ -4,32 +4,41 @@ from typing import Any
 
 import pytest
 
+from conversion.models import Handoff
+from conversion.services.core import handoff_open
 from leadhub.tenancy.models import Organization, Role
+from leadhub.tenancy.services import Actor
 from leads.models import Lead
 from tests.factories import LeadFactory, MembershipFactory, UserFactory
+
+
+def member(organization: Organization, role: str, email: str, first: str, last: str) -> Any:
+    user = UserFactory(email=email, first_name=first, last_name=last)
+    MembershipFactory(user=user, organization=organization, role=role)
+    return user
+
+
+def hand(lead: Lead, rep: Any, **kwargs: Any) -> Handoff:
+    """Hand `lead` to `rep` (inside the lead's tenant), as the queue's assignment would."""
+    options: dict[str, Any] = {"team": None, "rule": "round robin", "priority": 0, **kwargs}
+    return handoff_open(lead=lead, assigned_to=rep, actor=Actor.system("test"), **options)
 
 
 @pytest.fixture
 def colleague(org: Organization) -> Any:
     """A second sales rep, Ada Reyes, to mention."""
-    user = UserFactory(email="ada@acme.example", first_name="Ada", last_name="Reyes")
-    MembershipFactory(user=user, organization=org, role=Role.SALES_REP)
-    return user
+    return member(org, Role.SALES_REP, "ada@acme.example", "Ada", "Reyes")
 
 
 @pytest.fixture
 def manager(org: Organization) -> Any:
-    user = UserFactory(email="manager@acme.example", first_name="Mona", last_name="Grant")
-    MembershipFactory(user=user, organization=org, role=Role.SALES_MANAGER)
-    return user
+    return member(org, Role.SALES_MANAGER, "manager@acme.example", "Mona", "Grant")
 
 
 @pytest.fixture
 def outsider(other_org: Organization) -> Any:
     """A user of another organization (mentioning them must do nothing)."""
-    user = UserFactory(email="eve@globex.example", first_name="Eve", last_name="Stone")
-    MembershipFactory(user=user, organization=other_org, role=Role.SALES_REP)
-    return user
+    return member(other_org, Role.SALES_REP, "eve@globex.example", "Eve", "Stone")
 
 
 @pytest.fixture

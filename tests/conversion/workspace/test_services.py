@@ -10,11 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from conversion.models import Handoff, Note, NoteMention, Notification, NotificationKind, Task
-from conversion.services.core import activity_log, handoff_open
+from conversion.services.core import activity_log
 from conversion.workspace import services
 from conversion.workspace.services import mentions_resolve
 from leadhub.tenancy.models import AuditLog
 from leadhub.tenancy.services import Actor
+from tests.conversion.workspace.conftest import hand
 
 
 def test_a_note_mentioning_members_notifies_each_once(
@@ -148,15 +149,7 @@ def test_logging_an_activity_sets_the_handoffs_first_contact(
 ) -> None:
     actor = Actor(user=sales_rep)
     with in_org():
-        handoff = handoff_open(
-            lead=lead,
-            assigned_to=sales_rep,
-            team=None,
-            rule="round robin",
-            priority=1,
-            actor=actor,
-            at=timezone.now() - dt.timedelta(hours=1),
-        )
+        handoff = hand(lead, sales_rep, at=timezone.now() - dt.timedelta(hours=1))
         activity = activity_log(lead=lead, kind="call", outcome="Connected", actor=actor, duration_minutes=12)
         assert Handoff.objects.get(pk=handoff.pk).first_contact_at == activity.occurred_at
         later = activity_log(lead=lead, kind="email", actor=actor)
