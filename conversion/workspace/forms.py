@@ -29,7 +29,18 @@ def _when(label: str, help_text: str = "") -> forms.DateTimeField:
     )
 
 
-class NoteForm(forms.Form):
+class _Prefixed(forms.Form):
+    """Ids prefixed with the form's name: the workspace shows four forms on one page."""
+
+    id_prefix = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class NoteForm(_Prefixed):
+    id_prefix = "note"
     body = forms.CharField(
         max_length=NOTE_MAX_CHARS,
         label="Note",
@@ -39,7 +50,8 @@ class NoteForm(forms.Form):
     )
 
 
-class ActivityForm(forms.Form):
+class ActivityForm(_Prefixed):
+    id_prefix = "activity"
     kind = forms.ChoiceField(choices=ActivityKind.choices, initial=ActivityKind.CALL, label="Type")
     outcome = forms.CharField(
         max_length=60, required=False, widget=forms.TextInput(attrs={"list": "outcome-suggestions"})
@@ -47,10 +59,13 @@ class ActivityForm(forms.Form):
     subject = forms.CharField(max_length=200, required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     occurred_at = _when("When", "Empty: now (UTC).")
-    duration_minutes = forms.IntegerField(required=False, min_value=0, max_value=24 * 60, label="Minutes")
+    duration_minutes = forms.IntegerField(
+        required=False, min_value=0, max_value=24 * 60, label="Duration (min)"
+    )
 
 
-class TaskForm(forms.Form):
+class TaskForm(_Prefixed):
+    id_prefix = "task"
     title = forms.CharField(
         max_length=TASK_TITLE_MAX, widget=forms.TextInput(attrs={"placeholder": "Send the proposal"})
     )
@@ -64,7 +79,8 @@ class TaskForm(forms.Form):
         assignee.choices = [("", "Nobody"), *members]
 
 
-class BantForm(forms.Form):
+class BantForm(_Prefixed):
+    id_prefix = "bant"
     budget = forms.CharField(max_length=200, required=False)
     authority = forms.CharField(max_length=200, required=False)
     need = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))

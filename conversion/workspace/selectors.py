@@ -15,7 +15,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from conversion.models import Activity, Handoff, HandoffStatus, Note, Notification, Task, TeamMember
+from conversion.models import (
+    Activity,
+    Handoff,
+    HandoffStatus,
+    Note,
+    NoteMention,
+    Notification,
+    Task,
+    TeamMember,
+)
 from leadhub.tenancy.models import Role
 from leads.models import Lead, StageChange, Touchpoint
 
@@ -34,8 +43,9 @@ def sees_every_lead(role: str | None) -> bool:
 
 
 def leads_visible_to(user: Any, role: str | None) -> QuerySet[Lead]:
-    """The leads `user` may open: owned, handed to them, or their teams' (by handoff or by a teammate's
-    ownership) for a sales rep; all of them otherwise."""
+    """The leads `user` may open: for a sales rep, the ones they own, the ones handed to them, their
+    teams' (by handoff or by a teammate's ownership), and the ones a colleague brought them into (a task
+    given to them, a mention in a note); every lead for the other roles."""
     leads = Lead.objects.all()
     if sees_every_lead(role):
         return leads
@@ -44,7 +54,11 @@ def leads_visible_to(user: Any, role: str | None) -> QuerySet[Lead]:
     handed = Handoff.objects.filter(lead_id=OuterRef("pk"), status__in=OPEN_HANDOFF).filter(
         Q(assigned_to_id=user.pk) | Q(team_id__in=teams)
     )
-    return leads.filter(Q(owner_id=user.pk) | Q(owner_id__in=teammates) | Exists(handed))
+    tasked = Task.objects.filter(lead_id=OuterRef("pk"), assignee_id=user.pk)
+    mentioned = NoteMention.objects.filter(note__lead_id=OuterRef("pk"), user_id=user.pk)
+    return leads.filter(
+        Q(owner_id=user.pk) | Q(owner_id__in=teammates) | Exists(handed) | Exists(tasked) | Exists(mentioned)
+    )
 
 
 def lead_for_member(*, pk: int, user: Any, role: str | None) -> Lead:
