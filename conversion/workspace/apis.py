@@ -63,9 +63,6 @@ class LeadWorkViewSet(ApiViewSet):
         data = self.output_serializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
-        return self.render(self.get_object())
-
 
 class NoteViewSet(LeadWorkViewSet):
     """Notes on a lead. A note's `@email` or `@name` mentions of members notify them; only the author

@@ -350,3 +350,31 @@ def test_notifications_page_empty_and_paginated(org: Any, sales_rep: Any, in_org
     assert "Task 34" in body and "Task 0<" not in body and 'rel="next"' in body
     client.post(reverse("notifications-read-all"))
     assert "All caught up" in client.get(reverse("notifications"), {"unread": "1"}).content.decode()
+
+
+def test_the_workspace_costs_the_same_queries_however_long_the_history(
+    org: Any, lead: Any, sales_rep: Any, colleague: Any, in_org: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(sales_rep, org)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(_url(lead)).status_code == 200
+        return len(captured)
+
+    def more_history(count: int) -> None:
+        with in_org():
+            for n in range(count):
+                services.note_create(lead=lead, body=f"note {n} @ada", actor=Actor(user=sales_rep))
+                services.task_create(
+                    lead=lead, title=f"task {n}", assignee=colleague, actor=Actor(user=sales_rep)
+                )
+                Touchpoint.objects.create(lead=lead, contact=lead.contact, type="page_view")
+
+    more_history(2)
+    few = queries()
+    more_history(15)
+    assert queries() == few
