@@ -149,7 +149,7 @@ def main() -> None:
     session = quiet_client.session
     session["organization_id"] = organization.pk
     session.save()
-    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "timeline-more"}
+    htmx = {"HX-Request": "true", "HX-Target": "timeline-more"}
 
     def report(metric: str, samples: list[float], baseline: list[float], **extra: Any) -> None:
         for share, name in ((0.5, "p50"), (0.95, "p95")):
@@ -166,9 +166,10 @@ def main() -> None:
         url = f"/conversion/leads/{lead.pk}/"
         pages[f"{name}_page"] = timed(lambda url=url: client.get(url), args.requests)
         with tenant_context(organization):
-            cursor = lead_timeline(lead).next_cursor
+            position = lead_timeline(lead).next_cursor or ""
         pages[f"{name}_more"] = timed(
-            lambda url=url, cursor=cursor: client.get(url, {"timeline": cursor}, **htmx), args.requests
+            lambda url=url, position=position: client.get(url, {"timeline": position}, headers=htmx),
+            args.requests,
         )
     report("workspace_page", pages["large_page"], pages["small_page"], history_per_kind=args.history)
     report("timeline_next_page", pages["large_more"], pages["small_more"], history_per_kind=args.history)
