@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversion.sla.tasks.sla_sweep",
         "schedule": timedelta(seconds=30),
     },
+    # Assignees hear of each task that fell due once, within a minute.
+    "workspace-task-reminders": {
+        "task": "conversion.workspace.tasks.workspace_task_reminders",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth and security ----------------------------------------------------------------------
@@ -343,6 +348,8 @@ SPECTACULAR_SETTINGS = {
         "RejectionReason": "conversion.models.RejectionReason",
         "HandoffStatus": "conversion.models.HandoffStatus",
         "SlaState": "conversion.models.SlaState",
+        "ActivityKind": "conversion.models.ActivityKind",
+        "NotificationKind": "conversion.models.NotificationKind",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

@@ -29,6 +29,11 @@ from conversion.models.sla import (
     SlaEventKind,
     SlaPolicy,
 )
+from conversion.models.workspace import (
+    Note,
+    NoteMention,
+    Task,
+)
 
 __all__ = [
     "REGIONS",
@@ -42,6 +47,8 @@ __all__ = [
     "Handoff",
     "HandoffStatus",
     "Holiday",
+    "Note",
+    "NoteMention",
     "Notification",
     "NotificationKind",
     "RejectionReason",
@@ -52,5 +59,6 @@ __all__ = [
     "SlaEventKind",
     "SlaPolicy",
     "SlaState",
+    "Task",
     "TeamMember",
 ]
