@@ -1,5 +1,6 @@
 """Conversion's records. One module per part of the handoff, so that each is found by name:
-`core` holds what every part shares (teams, handoffs, activities, notifications)."""
+`core` holds what every part shares (teams, handoffs, activities, notifications); `deals` the pipeline,
+accounts, onboarding and the referral programme."""
 
 from conversion.models.core import (
     Activity,
@@ -14,14 +15,49 @@ from conversion.models.core import (
     TeamMember,
 )
 
+from conversion.models.deals import (
+    Account,
+    LostReason,
+    OnboardingEnrollment,
+    OnboardingOwnerRole,
+    OnboardingPlan,
+    OnboardingStep,
+    OnboardingStepTemplate,
+    Opportunity,
+    OpportunityHistory,
+    OpportunityStatus,
+    PipelineStage,
+    ReferralAttribution,
+    ReferralProgramme,
+    ReferralReward,
+    RewardKind,
+    RewardStatus,
+)
+
 __all__ = [
+    "Account",
     "Activity",
     "ActivityKind",
     "Handoff",
     "HandoffStatus",
+    "LostReason",
     "Notification",
     "NotificationKind",
+    "OnboardingEnrollment",
+    "OnboardingOwnerRole",
+    "OnboardingPlan",
+    "OnboardingStep",
+    "OnboardingStepTemplate",
+    "Opportunity",
+    "OpportunityHistory",
+    "OpportunityStatus",
+    "PipelineStage",
+    "ReferralAttribution",
+    "ReferralProgramme",
+    "ReferralReward",
     "RejectionReason",
+    "RewardKind",
+    "RewardStatus",
     "SalesTeam",
     "SlaState",
     "TeamMember",
