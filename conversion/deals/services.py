@@ -22,7 +22,6 @@ from django.utils import timezone
 from conversion.deals import signals
 from conversion.deals.currencies import currency_clean
 from conversion.models import (
-    DISQUALIFYING_LOST_REASONS,
     Account,
     LostReason,
     NotificationKind,
@@ -38,6 +37,7 @@ from conversion.models import (
     SalesTeam,
     TeamMember,
 )
+from conversion.models.deals import DISQUALIFYING_LOST_REASONS
 from conversion.notifications import notify
 from leadhub.tenancy.context import current_organization_id
 from leadhub.tenancy.models import Membership, Role
