@@ -2,5 +2,7 @@
 
 from django.urls import URLPattern, URLResolver
 
-api_urlpatterns: list[URLPattern | URLResolver] = []
-urlpatterns: list[URLPattern | URLResolver] = []
+from conversion.deals import urls as deals_urls
+
+api_urlpatterns: list[URLPattern | URLResolver] = [*deals_urls.api_urlpatterns]
+urlpatterns: list[URLPattern | URLResolver] = [*deals_urls.urlpatterns]

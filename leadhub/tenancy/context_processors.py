@@ -54,6 +54,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         main.append(_item(request, "Predictive model", "predictive-model", "target"))
     if role == Role.SALES_REP:
         main.append(_item(request, "My leads", "lead-list", "user", query="owner=me"))
+    main.append(_item(request, "Pipeline", "conversion-pipeline", "trend"))
+    if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
+        main.append(_item(request, "Referrals", "conversion-referrals", "referral"))
     settings: list[NavItem] = []
     if role == Role.ADMIN:
         settings += [
