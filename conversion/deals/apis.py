@@ -58,7 +58,6 @@ class PipelineStageViewSet(ApiViewSet):
     output_serializer = PipelineStageSerializer
     ordering = "position"
     write_roles = MANAGER_ROLES
-    pagination_class = None
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[PipelineStage]:
         services.pipeline_stages_ensure()
