@@ -334,6 +334,8 @@ SPECTACULAR_SETTINGS = {
         "ScoringVersionStatus": "scoring.models.VersionStatus",
         "BantSource": "scoring.models.BantSource",
         "Grade": "scoring.models.GRADE_CHOICES",
+        "OpportunityStatus": "conversion.models.deals.OpportunityStatus",
+        "RewardStatus": "conversion.models.deals.RewardStatus",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

@@ -67,7 +67,10 @@ class PipelineStageViewSet(ApiViewSet):
     def create(self, request: Request) -> Response:
         data = self.parse(PipelineStageSerializer)
         stage = services.pipeline_stage_create(
-            name=data["name"], probability=data["probability"], position=data.get("position"), actor=self.actor
+            name=data["name"],
+            probability=data["probability"],
+            position=data.get("position"),
+            actor=self.actor,
         )
         return self.render(stage, status.HTTP_201_CREATED)
 
@@ -98,7 +101,9 @@ class OpportunityViewSet(_RoleScoped):
 
     def _detail(self, opportunity: Opportunity, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=opportunity.pk)
-        return Response(OpportunityDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+        return Response(
+            OpportunityDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code
+        )
 
     @extend_schema(parameters=OPPORTUNITY_FILTERS)
     def list(self, request: Request) -> Response:
@@ -114,7 +119,9 @@ class OpportunityViewSet(_RoleScoped):
         kwargs: dict[str, Any] = {k: v for k, v in data.items() if k not in {"lead", "name"}}
         if self.role == Role.SALES_REP:
             kwargs["owner"] = request.user
-        opportunity = services.opportunity_create(lead=data["lead"], name=data["name"], actor=self.actor, **kwargs)
+        opportunity = services.opportunity_create(
+            lead=data["lead"], name=data["name"], actor=self.actor, **kwargs
+        )
         return self._detail(opportunity, status.HTTP_201_CREATED)
 
     @extend_schema(request=OpportunityFieldsSerializer, responses=OpportunityDetailSerializer)
@@ -136,7 +143,10 @@ class OpportunityViewSet(_RoleScoped):
         opportunity = self.get_object()
         data = self.parse(OpportunityLostSerializer)
         lost = services.opportunity_lose(
-            opportunity=opportunity, reason=data["lost_reason"], note=data.get("lost_note", ""), actor=self.actor
+            opportunity=opportunity,
+            reason=data["lost_reason"],
+            note=data.get("lost_note", ""),
+            actor=self.actor,
         )
         return self._detail(lost)
 
@@ -184,9 +194,13 @@ class OnboardingStepViewSet(_RoleScoped):
     @extend_schema(request=EmptySerializer, responses=OnboardingStepSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str) -> Response:
-        return self.render(services.onboarding_step_set_done(step=self.get_object(), done=True, actor=self.actor))
+        return self.render(
+            services.onboarding_step_set_done(step=self.get_object(), done=True, actor=self.actor)
+        )
 
     @extend_schema(request=EmptySerializer, responses=OnboardingStepSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
-        return self.render(services.onboarding_step_set_done(step=self.get_object(), done=False, actor=self.actor))
+        return self.render(
+            services.onboarding_step_set_done(step=self.get_object(), done=False, actor=self.actor)
+        )

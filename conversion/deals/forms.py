@@ -16,11 +16,15 @@ SALES_MEMBER_ROLES = (Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP)
 
 
 def _member_choices() -> list[tuple[str, str]]:
-    users = get_user_model()._default_manager.filter(
-        pk__in=Membership.objects.filter(
-            organization_id=current_organization_id(), role__in=SALES_MEMBER_ROLES
-        ).values("user_id")
-    ).order_by("email")
+    users = (
+        get_user_model()
+        ._default_manager.filter(
+            pk__in=Membership.objects.filter(
+                organization_id=current_organization_id(), role__in=SALES_MEMBER_ROLES
+            ).values("user_id")
+        )
+        .order_by("email")
+    )
     return [("", "Nobody")] + [(str(u.pk), u.get_full_name() or u.email) for u in users]
 
 
@@ -57,7 +61,16 @@ class OpportunityForm(forms.Form):
 class OpportunityCreateForm(OpportunityForm):
     lead = forms.TypedChoiceField(coerce=int, label="Lead (SQL)")
 
-    field_order = ["lead", "name", "stage", "amount", "currency", "expected_close_date", "probability", "owner"]
+    field_order = [
+        "lead",
+        "name",
+        "stage",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "probability",
+        "owner",
+    ]
 
     def __init__(self, *args: Any, lead: Lead | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,7 +91,10 @@ class OpportunityCreateForm(OpportunityForm):
 class LostForm(forms.Form):
     lost_reason = forms.ChoiceField(choices=LostReason.choices, label="Why was it lost?")
     lost_note = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Note", help_text="Needed for “Other”."
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note",
+        help_text="Needed for “Other”.",
     )
 
 

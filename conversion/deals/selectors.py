@@ -99,7 +99,7 @@ class Board:
 
 def pipeline_board(queryset: QuerySet[Opportunity], *, size: int = BOARD_COLUMN_SIZE) -> Board:
     """Open deals per stage: the first `size` of each (closing soonest first), with counts, amounts and
-    weighted amounts (amount × probability) summed per currency in one grouped query."""
+    weighted amounts (amount times probability) summed per currency in one grouped query."""
     stages = pipeline_stages_ensure()
     open_deals = queryset.filter(status=OpportunityStatus.OPEN)
     sums = (

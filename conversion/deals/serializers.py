@@ -122,7 +122,7 @@ class OpportunityLostSerializer(serializers.Serializer):
 class AccountSerializer(serializers.ModelSerializer):
     company = CompanyRefSerializer(read_only=True)
     owner = UserRefSerializer(read_only=True, allow_null=True)
-    first_opportunity = serializers.PrimaryKeyRelatedField(read_only=True)
+    first_opportunity: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Account

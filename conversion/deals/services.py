@@ -120,7 +120,10 @@ def pipeline_stage_create(
     with transaction.atomic():
         stage.save()
         audit_record(
-            actor=actor, action="pipeline_stage.create", target=stage, changes={"probability": stage.probability}
+            actor=actor,
+            action="pipeline_stage.create",
+            target=stage,
+            changes={"probability": stage.probability},
         )
     return stage
 
@@ -183,21 +186,29 @@ def _close_date_clean(value: Any, *, creating: bool) -> dt.date | None:
         raise ValidationError({"expected_close_date": ["Give a date as YYYY-MM-DD."]})
     today = timezone.localdate()
     if creating and value < today:
-        raise ValidationError({"expected_close_date": ["A new deal cannot be expected to close in the past."]})
+        raise ValidationError(
+            {"expected_close_date": ["A new deal cannot be expected to close in the past."]}
+        )
     if value > today + dt.timedelta(days=365 * 5):
         raise ValidationError({"expected_close_date": ["Expected within the next five years."]})
     return value
 
 
 def _member_check(user: Any, field: str) -> None:
-    if user is not None and not Membership.objects.filter(
-        organization_id=current_organization_id(), user=user
-    ).exists():
+    if (
+        user is not None
+        and not Membership.objects.filter(organization_id=current_organization_id(), user=user).exists()
+    ):
         raise ValidationError({field: ["This user is not a member of the organization."]})
 
 
 def _history(
-    *, opportunity: Opportunity, actor: Actor, from_stage: PipelineStage | None, from_status: str, note: str = ""
+    *,
+    opportunity: Opportunity,
+    actor: Actor,
+    from_stage: PipelineStage | None,
+    from_status: str,
+    note: str = "",
 ) -> OpportunityHistory:
     return OpportunityHistory.objects.create(
         opportunity=opportunity,
@@ -271,7 +282,9 @@ def opportunity_create(
         )
         _history(opportunity=opportunity, actor=actor, from_stage=None, from_status="", note="Created")
         if locked.stage == Stage.SQL:
-            lead_change_stage(lead=locked, to_stage=Stage.OPPORTUNITY, actor=actor, reason=f"Deal opened: {name}")
+            lead_change_stage(
+                lead=locked, to_stage=Stage.OPPORTUNITY, actor=actor, reason=f"Deal opened: {name}"
+            )
         audit_record(
             actor=actor,
             action="opportunity.create",
@@ -285,7 +298,11 @@ def opportunity_create(
 def _refuse_closed(opportunity: Opportunity) -> None:
     if opportunity.status != OpportunityStatus.OPEN:
         raise ValidationError(
-            {"status": [f"This deal is {opportunity.get_status_display().lower()}: a closed deal does not change."]}
+            {
+                "status": [
+                    f"This deal is {opportunity.get_status_display().lower()}: a closed deal does not change."
+                ]
+            }
         )
 
 
@@ -329,12 +346,15 @@ def opportunity_update(*, opportunity: Opportunity, data: Mapping[str, Any], act
     with transaction.atomic():
         locked = Opportunity.objects.select_for_update().select_related("stage").get(pk=opportunity.pk)
         _refuse_closed(locked)
-        before = {f: getattr(locked, f) for f in ("name", "amount", "currency", "expected_close_date", "probability")}
+        before = {
+            f: getattr(locked, f)
+            for f in ("name", "amount", "currency", "expected_close_date", "probability")
+        }
         for field, value in values.items():
             setattr(locked, field, value)
         from_stage = locked.stage
         moved = stage is not None and stage.pk != locked.stage_id
-        if moved:
+        if stage is not None and moved:
             locked.stage = stage
             if "probability" not in values:
                 locked.probability = stage.probability
@@ -448,7 +468,9 @@ def opportunity_lose(
         locked.closed_at = when
         locked.lost_reason, locked.lost_note = reason, note
         locked.probability = 0
-        locked.save(update_fields=["status", "closed_at", "lost_reason", "lost_note", "probability", "updated_at"])
+        locked.save(
+            update_fields=["status", "closed_at", "lost_reason", "lost_note", "probability", "updated_at"]
+        )
         label = LostReason(reason).label
         _history(
             opportunity=locked,
@@ -459,7 +481,9 @@ def opportunity_lose(
         )
         lead = locked.lead
         others_open = (
-            Opportunity.objects.filter(lead=lead, status=OpportunityStatus.OPEN).exclude(pk=locked.pk).exists()
+            Opportunity.objects.filter(lead=lead, status=OpportunityStatus.OPEN)
+            .exclude(pk=locked.pk)
+            .exists()
         )
         lead_to = ""
         if lead.stage == Stage.OPPORTUNITY and not others_open:
@@ -527,7 +551,9 @@ def onboarding_plan_default() -> OnboardingPlan:
             return OnboardingPlan.objects.get(is_default=True)
         OnboardingStepTemplate.objects.bulk_create(
             [
-                OnboardingStepTemplate(plan=plan, title=title, position=index, day_offset=offset, owner_role=role)
+                OnboardingStepTemplate(
+                    plan=plan, title=title, position=index, day_offset=offset, owner_role=role
+                )
                 for index, (offset, title, role) in enumerate(DEFAULT_PLAN_STEPS)
             ]
         )

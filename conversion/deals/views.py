@@ -67,7 +67,9 @@ def pipeline(request: HttpRequest) -> HttpResponse:
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     values = _filters(request)
     queryset = selectors.opportunities_filter(_visible(request), values, user=request.user)
-    page = keyset_page(queryset, order=KeysetOrder("created_at"), cursor=request.GET.get("cursor"), size=PAGE_SIZE)
+    page = keyset_page(
+        queryset, order=KeysetOrder("created_at"), cursor=request.GET.get("cursor"), size=PAGE_SIZE
+    )
     context = {
         "page": page,
         "values": values,
@@ -84,7 +86,9 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
 def opportunity_new(request: HttpRequest) -> HttpResponse:
     services.pipeline_stages_ensure()
     lead_id = str(request.GET.get("lead") or request.POST.get("lead") or "")
-    lead = Lead.objects.select_related("contact").filter(pk=int(lead_id)).first() if lead_id.isdigit() else None
+    lead = (
+        Lead.objects.select_related("contact").filter(pk=int(lead_id)).first() if lead_id.isdigit() else None
+    )
     can_assign = _role(request) in MANAGER_ROLES
     initial = {"name": f"{lead.contact.company or lead.contact} deal" if lead else ""}
     form = OpportunityCreateForm(request.POST or None, lead=lead, can_assign=can_assign, initial=initial)
@@ -115,7 +119,9 @@ def opportunity_new(request: HttpRequest) -> HttpResponse:
     return render_page(request, "conversion/deals/opportunity_new.html", {"form": form, "lead": lead}, status)
 
 
-def _deal_context(request: HttpRequest, deal: Opportunity, form: OpportunityForm | None = None) -> dict[str, Any]:
+def _deal_context(
+    request: HttpRequest, deal: Opportunity, form: OpportunityForm | None = None
+) -> dict[str, Any]:
     can_edit = _role(request) in SALES_ROLES and deal.status == OpportunityStatus.OPEN
     if form is None and can_edit:
         form = OpportunityForm(
@@ -166,7 +172,9 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Deal saved.")
                 return redirect("conversion-opportunity", pk=deal.pk)
     status = 400 if form is not None and form.errors else 200
-    return render_page(request, "conversion/deals/opportunity_detail.html", _deal_context(request, deal, form), status)
+    return render_page(
+        request, "conversion/deals/opportunity_detail.html", _deal_context(request, deal, form), status
+    )
 
 
 @member_required(*SALES_ROLES)
@@ -199,7 +207,9 @@ def opportunity_won(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"“{deal.name}” won: the lead is a customer and onboarding has started.")
+            messages.success(
+                request, f"“{deal.name}” won: the lead is a customer and onboarding has started."
+            )
         return redirect("conversion-opportunity", pk=deal.pk)
     return render_page(request, "conversion/deals/won_confirm.html", {"deal": deal})
 
@@ -265,7 +275,9 @@ def stage_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Stage “{stage.name}” saved.")
     else:
-        messages.error(request, " ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request, " ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items())
+        )
     return redirect("conversion-stages")
 
 
@@ -287,7 +299,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(selectors.account_list(), pk=pk)
     enrollment = selectors.account_enrollment(account=account)
     checklist = selectors.onboarding_checklist(enrollment=enrollment) if enrollment else None
-    deals = Opportunity.objects.filter(company_id=account.company_id).select_related("stage").order_by("-id")[:20]
+    deals = (
+        Opportunity.objects.filter(company_id=account.company_id).select_related("stage").order_by("-id")[:20]
+    )
     context = {
         "account": account,
         "enrollment": enrollment,

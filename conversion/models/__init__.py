@@ -14,7 +14,6 @@ from conversion.models.core import (
     SlaState,
     TeamMember,
 )
-
 from conversion.models.deals import (
     Account,
     LostReason,

@@ -68,7 +68,7 @@ DISQUALIFYING_LOST_REASONS = frozenset({LostReason.NOT_A_FIT})
 class Opportunity(TenantModel):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="opportunities", db_index=False)
     company = models.ForeignKey(
-        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities", db_index=False
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(
@@ -191,7 +191,9 @@ class OnboardingPlan(TenantModel):
             _org_id_unique("conversion_onboardingplan"),
             models.UniqueConstraint(fields=["organization", "name"], name="onboardingplan_unique_name"),
             models.UniqueConstraint(
-                fields=["organization"], condition=models.Q(is_default=True), name="onboardingplan_one_default"
+                fields=["organization"],
+                condition=models.Q(is_default=True),
+                name="onboardingplan_one_default",
             ),
         ]
 
@@ -220,7 +222,9 @@ class OnboardingStepTemplate(TenantModel):
         ordering = ["position", "day_offset", "id"]
         constraints = [
             _org_id_unique("conversion_onboardingsteptemplate"),
-            models.CheckConstraint(condition=models.Q(day_offset__lte=365), name="onboardingstep_offset_range"),
+            models.CheckConstraint(
+                condition=models.Q(day_offset__lte=365), name="onboardingstep_offset_range"
+            ),
         ]
         indexes = [models.Index(fields=["organization", "plan", "position"], name="onboardingstep_org_plan")]
 
@@ -245,7 +249,9 @@ class OnboardingEnrollment(TenantModel):
         ordering = ["-started_at", "-id"]
         constraints = [
             _org_id_unique("conversion_onboardingenrollment"),
-            models.UniqueConstraint(fields=["organization", "opportunity"], name="enrollment_unique_opportunity"),
+            models.UniqueConstraint(
+                fields=["organization", "opportunity"], name="enrollment_unique_opportunity"
+            ),
             models.UniqueConstraint(
                 fields=["organization", "account"],
                 condition=models.Q(account__isnull=False),
@@ -275,7 +281,9 @@ class OnboardingStep(TenantModel):
         constraints = [_org_id_unique("conversion_onboardingstep")]
         indexes = [
             models.Index(fields=["organization", "enrollment", "due_date"], name="onboardingstep_org_enrol"),
-            models.Index(fields=["organization", "owner", "completed_at", "due_date"], name="onboarding_org_owner"),
+            models.Index(
+                fields=["organization", "owner", "completed_at", "due_date"], name="onboarding_org_owner"
+            ),
         ]
 
     @property
@@ -307,7 +315,9 @@ class ReferralProgramme(TenantModel):
         constraints = [
             _org_id_unique("conversion_referralprogramme"),
             models.UniqueConstraint(fields=["organization"], name="referralprogramme_one_per_org"),
-            models.CheckConstraint(condition=models.Q(reward_value__gte=0), name="referralprogramme_value_min"),
+            models.CheckConstraint(
+                condition=models.Q(reward_value__gte=0), name="referralprogramme_value_min"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -364,7 +374,9 @@ class ReferralReward(TenantModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             _org_id_unique("conversion_referralreward"),
-            models.UniqueConstraint(fields=["organization", "opportunity"], name="referralreward_unique_deal"),
+            models.UniqueConstraint(
+                fields=["organization", "opportunity"], name="referralreward_unique_deal"
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "referrer", "status"], name="referralreward_org_referrer"),

@@ -116,4 +116,6 @@ class RewardViewSet(ApiViewSet):
     def set_status(self, request: Request, pk: str) -> Response:
         reward = self.get_object()
         data = self.parse(RewardStatusSerializer)
-        return self.render(services.referral_reward_set_status(reward=reward, status=data["status"], actor=self.actor))
+        return self.render(
+            services.referral_reward_set_status(reward=reward, status=data["status"], actor=self.actor)
+        )

@@ -21,9 +21,13 @@ def on_opportunity_won(
     services.referral_reward_for_won(opportunity=opportunity, actor=actor)
     contact_ids = [opportunity.lead.contact_id]
     if account is not None:
-        contact_ids += list(Contact.objects.filter(company_id=account.company_id).values_list("pk", flat=True))
+        contact_ids += list(
+            Contact.objects.filter(company_id=account.company_id).values_list("pk", flat=True)
+        )
     transaction.on_commit(
-        functools.partial(tasks.referral_codes_issue.delay, opportunity.organization_id, sorted(set(contact_ids)))
+        functools.partial(
+            tasks.referral_codes_issue.delay, opportunity.organization_id, sorted(set(contact_ids))
+        )
     )
 
 

@@ -104,7 +104,9 @@ def referrer_table(*, limit: int = 100) -> list[ReferrerRow]:
             converted=Count(
                 "id",
                 filter=Q(
-                    Exists(Opportunity.objects.filter(lead_id=OuterRef("lead_id"), status=OpportunityStatus.WON))
+                    Exists(
+                        Opportunity.objects.filter(lead_id=OuterRef("lead_id"), status=OpportunityStatus.WON)
+                    )
                 ),
             ),
         )
@@ -152,7 +154,11 @@ def referrer_table(*, limit: int = 100) -> list[ReferrerRow]:
 
 
 def referral_codes_of_customers() -> QuerySet[ReferralCode]:
-    return ReferralCode.objects.filter(referrer__isnull=False).select_related("referrer__company").order_by("-id")
+    return (
+        ReferralCode.objects.filter(referrer__isnull=False)
+        .select_related("referrer__company")
+        .order_by("-id")
+    )
 
 
 def reward_list() -> QuerySet[ReferralReward]:

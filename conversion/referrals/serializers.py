@@ -49,7 +49,7 @@ class ReferralCodeIssueSerializer(serializers.Serializer):
 
 class RewardSerializer(serializers.ModelSerializer):
     referrer = ContactRefSerializer(read_only=True)
-    opportunity = serializers.PrimaryKeyRelatedField(read_only=True)
+    opportunity: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = ReferralReward
@@ -69,7 +69,9 @@ class RewardSerializer(serializers.ModelSerializer):
 
 
 class RewardStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[RewardStatus.APPROVED, RewardStatus.PAID])
+    status = serializers.ChoiceField(
+        choices=RewardStatus.choices, help_text="Forward only: approved, then paid."
+    )
 
 
 class MoneySerializer(serializers.Serializer):
@@ -79,7 +81,7 @@ class MoneySerializer(serializers.Serializer):
 
 class ChannelResultSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="`referral_programme` for credited referrals, else a channel.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     leads = serializers.IntegerField()
     converted = serializers.IntegerField(help_text="Leads with a won deal.")
     conversion_rate = serializers.FloatField(help_text="Percent.")

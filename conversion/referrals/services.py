@@ -96,7 +96,9 @@ def referral_programme_update(*, data: Mapping[str, Any], actor: Actor) -> Refer
         raise ValidationError(errors)
     with transaction.atomic():
         programme.save()
-        after = {k: str(getattr(programme, k)) if k == "reward_value" else getattr(programme, k) for k in before}
+        after = {
+            k: str(getattr(programme, k)) if k == "reward_value" else getattr(programme, k) for k in before
+        }
         changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
         audit_record(actor=actor, action="referral_programme.update", target=programme, changes=changes)
     return programme
@@ -225,7 +227,11 @@ def referral_reward_set_status(*, reward: ReferralReward, status: str, actor: Ac
             return locked
         if REWARD_ORDER.index(RewardStatus(status)) < REWARD_ORDER.index(RewardStatus(locked.status)):
             raise ValidationError(
-                {"status": [f"This reward is already {locked.get_status_display().lower()}; it cannot go back."]}
+                {
+                    "status": [
+                        f"This reward is already {locked.get_status_display().lower()}; it cannot go back."
+                    ]
+                }
             )
         before = locked.status
         now = timezone.now()

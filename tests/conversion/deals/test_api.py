@@ -18,7 +18,6 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/v1/conversion"
 
 
-
 def test_create_move_win_through_the_api(org: Any, api_client: APIClient, in_org: Any) -> None:
     with in_org():
         lead = sql_lead()
@@ -89,7 +88,9 @@ def test_lost_needs_a_reason_from_the_list(org: Any, api_client: APIClient, in_o
     bad = api_client.post(f"{BASE}/opportunities/{deal.pk}/lost/", {"lost_reason": "meh"}, format="json")
     assert bad.status_code == 400 and "lost_reason" in bad.json()["error"]["fields"]
     ok = api_client.post(
-        f"{BASE}/opportunities/{deal.pk}/lost/", {"lost_reason": "not_a_fit", "lost_note": "B2C"}, format="json"
+        f"{BASE}/opportunities/{deal.pk}/lost/",
+        {"lost_reason": "not_a_fit", "lost_note": "B2C"},
+        format="json",
     )
     assert ok.status_code == 200 and ok.json()["lead"]["stage"] == "disqualified"
 
@@ -101,16 +102,18 @@ def test_list_is_paginated_and_filtered(org: Any, api_client: APIClient, in_org:
     first = api_client.get(f"{BASE}/opportunities/", {"page_size": 2}).json()
     assert len(first["results"]) == 2 and first["next"]
     assert len(api_client.get(first["next"]).json()["results"]) == 1
-    assert [d["name"] for d in api_client.get(f"{BASE}/opportunities/", {"q": "deal 1"}).json()["results"]] == [
-        "Deal 1"
-    ]
+    assert [
+        d["name"] for d in api_client.get(f"{BASE}/opportunities/", {"q": "deal 1"}).json()["results"]
+    ] == ["Deal 1"]
 
 
 def test_a_sales_rep_sees_and_changes_only_their_deals(
     org: Any, sales_rep: Any, admin_user: Any, in_org: Any
 ) -> None:
     with in_org():
-        mine = services.opportunity_create(lead=sql_lead(), name="Mine", owner=sales_rep, actor=Actor.system("t"))
+        mine = services.opportunity_create(
+            lead=sql_lead(), name="Mine", owner=sales_rep, actor=Actor.system("t")
+        )
         theirs = services.opportunity_create(
             lead=sql_lead(), name="Theirs", owner=admin_user, actor=Actor.system("t")
         )
@@ -153,7 +156,10 @@ def test_another_organization_cannot_reach_deals(
         step = OnboardingStep.objects.first()
         account = Account.objects.get()
     assert other_api_client.get(f"{BASE}/opportunities/{deal.pk}/").status_code == 404
-    assert other_api_client.post(f"{BASE}/opportunities/{deal.pk}/lost/", {"lost_reason": "price"}).status_code == 404
+    assert (
+        other_api_client.post(f"{BASE}/opportunities/{deal.pk}/lost/", {"lost_reason": "price"}).status_code
+        == 404
+    )
     assert other_api_client.get(f"{BASE}/accounts/{account.pk}/").status_code == 404
     assert other_api_client.post(f"{BASE}/onboarding-steps/{step.pk}/complete/").status_code == 404
     assert "Secret deal" not in other_api_client.get(f"{BASE}/opportunities/").content.decode()

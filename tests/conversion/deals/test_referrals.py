@@ -75,10 +75,24 @@ def test_a_visit_with_a_code_credits_the_lead_and_its_won_deal_rewards_the_refer
     # The referral link lands on the site with ?ref=<code>; the snippet reports the visit and the email.
     landing = Client().get(f"/r/{code.public_key}")
     assert landing.status_code == 302 and f"ref={code.code}" in landing["Location"]
-    body = {"vid": VID, "sent": 1000, "events": [{"type": "pv", "id": "ev-r-001", "url": landing["Location"],
-                                                   "title": "Home", "referrer": "", "ts": 1000}]}
+    body = {
+        "vid": VID,
+        "sent": 1000,
+        "events": [
+            {
+                "type": "pv",
+                "id": "ev-r-001",
+                "url": landing["Location"],
+                "title": "Home",
+                "referrer": "",
+                "ts": 1000,
+            }
+        ],
+    }
     headers = {"Origin": ORIGIN}
-    Client().post(f"/t/{site.public_key}/collect", data=json.dumps(body), content_type="text/plain", headers=headers)
+    Client().post(
+        f"/t/{site.public_key}/collect", data=json.dumps(body), content_type="text/plain", headers=headers
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = Client().post(
             f"/t/{site.public_key}/identify",
@@ -105,8 +119,12 @@ def test_a_visit_with_a_code_credits_the_lead_and_its_won_deal_rewards_the_refer
         # Won twice: still one reward.
         deals.opportunity_win(opportunity=won, actor=ACTOR)
         assert ReferralReward.objects.count() == 1
-        approved = services.referral_reward_set_status(reward=reward, status="approved", actor=Actor(user=admin_user))
-        paid = services.referral_reward_set_status(reward=approved, status="paid", actor=Actor(user=admin_user))
+        approved = services.referral_reward_set_status(
+            reward=reward, status="approved", actor=Actor(user=admin_user)
+        )
+        paid = services.referral_reward_set_status(
+            reward=approved, status="paid", actor=Actor(user=admin_user)
+        )
         assert paid.paid_at and paid.approved_at
         with pytest.raises(Exception):
             services.referral_reward_set_status(reward=paid, status="pending", actor=Actor(user=admin_user))
@@ -163,9 +181,15 @@ def test_referral_api(org: Any, api_client: APIClient, other_api_client: APIClie
         customer = sql_lead()
         _win(customer)
         prospect = sql_lead()
-    issued = api_client.post("/api/v1/conversion/referrals/codes/", {"contact": customer.contact_id}, format="json")
-    assert issued.status_code == 201 and issued.json()["link"].endswith(issued.json()["link"].rsplit("/", 1)[-1])
-    refused = api_client.post("/api/v1/conversion/referrals/codes/", {"contact": prospect.contact_id}, format="json")
+    issued = api_client.post(
+        "/api/v1/conversion/referrals/codes/", {"contact": customer.contact_id}, format="json"
+    )
+    assert issued.status_code == 201 and issued.json()["link"].endswith(
+        issued.json()["link"].rsplit("/", 1)[-1]
+    )
+    refused = api_client.post(
+        "/api/v1/conversion/referrals/codes/", {"contact": prospect.contact_id}, format="json"
+    )
     assert refused.status_code == 400 and "contact" in refused.json()["error"]["fields"]
     assert len(api_client.get("/api/v1/conversion/referrals/codes/").json()["results"]) == 1
     assert other_api_client.get("/api/v1/conversion/referrals/codes/").json()["results"] == []
@@ -177,9 +201,7 @@ def test_referral_api(org: Any, api_client: APIClient, other_api_client: APIClie
     assert results["channels"][0]["key"] == "referral_programme"
 
 
-def test_programme_page_for_managers_not_reps(
-    org: Any, admin_user: Any, sales_rep: Any, in_org: Any
-) -> None:
+def test_programme_page_for_managers_not_reps(org: Any, admin_user: Any, sales_rep: Any, in_org: Any) -> None:
     with in_org():
         customer = sql_lead(first_name="<script>alert(1)</script>")
         _win(customer)

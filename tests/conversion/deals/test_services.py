@@ -55,7 +55,9 @@ def test_a_deal_for_an_sql_lead_moves_it_to_opportunity_with_history_and_audit(
         deal = services.opportunity_create(lead=lead, name="Initech rollout", amount="12000", actor=actor)
         lead.refresh_from_db()
         assert lead.stage == "opportunity"
-        assert StageChange.objects.filter(lead=lead, to_stage="opportunity", changed_by_user=sales_rep).exists()
+        assert StageChange.objects.filter(
+            lead=lead, to_stage="opportunity", changed_by_user=sales_rep
+        ).exists()
         assert deal.stage.name == "Qualification" and deal.probability == 10
         assert deal.owner == sales_rep and deal.company == lead.contact.company
         assert deal.amount == Decimal("12000.00") and deal.currency == "EUR"
@@ -64,14 +66,18 @@ def test_a_deal_for_an_sql_lead_moves_it_to_opportunity_with_history_and_audit(
         assert AuditLog.objects.filter(action="opportunity.create", target_id=str(deal.pk)).exists()
 
 
-def test_stage_moves_are_recorded_and_bring_the_stage_probability(org: Any, sales_rep: Any, in_org: Any) -> None:
+def test_stage_moves_are_recorded_and_bring_the_stage_probability(
+    org: Any, sales_rep: Any, in_org: Any
+) -> None:
     with in_org():
         stages = services.pipeline_stages_ensure()
         actor = Actor(user=sales_rep)
         deal = services.opportunity_create(lead=sql_lead(), name="Deal", actor=actor)
         deal = services.opportunity_move(opportunity=deal, stage=stages[2], actor=actor)
         assert deal.probability == 50
-        deal = services.opportunity_update(opportunity=deal, data={"stage": stages[3], "probability": 90}, actor=actor)
+        deal = services.opportunity_update(
+            opportunity=deal, data={"stage": stages[3], "probability": 90}, actor=actor
+        )
         assert deal.probability == 90
         moves = list(OpportunityHistory.objects.filter(opportunity=deal).order_by("id"))
         assert [(m.from_stage and m.from_stage.name, m.to_stage.name) for m in moves] == [
@@ -108,7 +114,11 @@ def test_won_makes_a_customer_an_account_and_an_onboarding_and_twice_is_harmless
         assert enrollment.account == account
         steps = list(OnboardingStep.objects.filter(enrollment=enrollment).order_by("due_date", "id"))
         won_on = timezone.localdate(won.won_at)
-        assert len(steps) == 7 and steps[0].due_date == won_on and steps[-1].due_date == won_on + dt.timedelta(90)
+        assert (
+            len(steps) == 7
+            and steps[0].due_date == won_on
+            and steps[-1].due_date == won_on + dt.timedelta(90)
+        )
         assert steps[0].owner == sales_rep
         assert AuditLog.objects.filter(action="opportunity.won").count() == 1
         # The owner hears of it (the closer does not notify themselves, the manager closed it).
@@ -130,7 +140,9 @@ def test_a_second_won_deal_of_the_same_account_keeps_its_account_and_onboarding(
 
 
 @pytest.mark.parametrize(("reason", "lead_stage"), [("price", "recycled"), ("not_a_fit", "disqualified")])
-def test_lost_sends_the_lead_back(org: Any, sales_rep: Any, in_org: Any, reason: str, lead_stage: str) -> None:
+def test_lost_sends_the_lead_back(
+    org: Any, sales_rep: Any, in_org: Any, reason: str, lead_stage: str
+) -> None:
     with in_org():
         lead = sql_lead()
         actor = Actor(user=sales_rep)
@@ -139,9 +151,14 @@ def test_lost_sends_the_lead_back(org: Any, sales_rep: Any, in_org: Any, reason:
         assert (lost.status, lost.lost_reason, lost.probability) == ("lost", reason, 0)
         lead.refresh_from_db()
         assert lead.stage == lead_stage
-        assert StageChange.objects.filter(lead=lead, to_stage=lead_stage, reason__contains="Too dear").exists()
+        assert StageChange.objects.filter(
+            lead=lead, to_stage=lead_stage, reason__contains="Too dear"
+        ).exists()
         # Lost again: nothing changes; won afterwards: refused.
-        assert services.opportunity_lose(opportunity=deal, reason="other", note="x", actor=actor).lost_reason == reason
+        assert (
+            services.opportunity_lose(opportunity=deal, reason="other", note="x", actor=actor).lost_reason
+            == reason
+        )
         with pytest.raises(ValidationError) as err:
             services.opportunity_win(opportunity=deal, actor=actor)
         assert "status" in err.value.message_dict
@@ -206,7 +223,9 @@ def test_bad_values_are_refused_naming_the_field(
 def test_a_deal_needs_a_lead_accepted_by_sales(org: Any, sales_rep: Any, in_org: Any) -> None:
     with in_org():
         with pytest.raises(ValidationError) as err:
-            services.opportunity_create(lead=LeadFactory(stage="mql"), name="Deal", actor=Actor(user=sales_rep))
+            services.opportunity_create(
+                lead=LeadFactory(stage="mql"), name="Deal", actor=Actor(user=sales_rep)
+            )
         assert "lead" in err.value.message_dict
 
 

@@ -23,8 +23,9 @@ def test_the_board_groups_open_deals_with_totals_and_weighted_totals(
     with in_org():
         stages = services.pipeline_stages_ensure()
         for amount, stage in (("1000", stages[0]), ("3000", stages[0]), ("2000", stages[2])):
-            services.opportunity_create(lead=sql_lead(), name=f"Deal {amount}", amount=amount, stage=stage,
-                                        actor=Actor.system("t"))
+            services.opportunity_create(
+                lead=sql_lead(), name=f"Deal {amount}", amount=amount, stage=stage, actor=Actor.system("t")
+            )
     response = admin_client.get("/conversion/pipeline/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -36,9 +37,7 @@ def test_the_board_groups_open_deals_with_totals_and_weighted_totals(
     assert filtered.count('class="deal-card"') == 1
 
 
-def test_an_sql_lead_gets_a_deal_moved_and_won_in_pages(
-    org: Any, sales_rep: Any, in_org: Any
-) -> None:
+def test_an_sql_lead_gets_a_deal_moved_and_won_in_pages(org: Any, sales_rep: Any, in_org: Any) -> None:
     client = login(sales_rep, org)
     with in_org():
         lead = sql_lead(company_name="Umbrella")
@@ -58,7 +57,9 @@ def test_an_sql_lead_gets_a_deal_moved_and_won_in_pages(
     with in_org():
         deal = Opportunity.objects.get()
     assert deal.owner == sales_rep
-    assert client.post(f"/conversion/opportunities/{deal.pk}/move/", {"stage": stages[1].pk}).status_code == 302
+    assert (
+        client.post(f"/conversion/opportunities/{deal.pk}/move/", {"stage": stages[1].pk}).status_code == 302
+    )
     assert "Yes, mark won" in client.get(f"/conversion/opportunities/{deal.pk}/won/").content.decode()
     assert client.post(f"/conversion/opportunities/{deal.pk}/won/").status_code == 302
     page = client.get(f"/conversion/opportunities/{deal.pk}/").content.decode()
@@ -76,11 +77,15 @@ def test_an_sql_lead_gets_a_deal_moved_and_won_in_pages(
 def test_lost_asks_for_a_reason(org: Any, sales_rep: Any, in_org: Any) -> None:
     client = login(sales_rep, org)
     with in_org():
-        deal = services.opportunity_create(lead=sql_lead(), name="Deal", owner=sales_rep, actor=Actor.system("t"))
+        deal = services.opportunity_create(
+            lead=sql_lead(), name="Deal", owner=sales_rep, actor=Actor.system("t")
+        )
     assert client.get(f"/conversion/opportunities/{deal.pk}/lost/").status_code == 200
     missing = client.post(f"/conversion/opportunities/{deal.pk}/lost/", {"lost_reason": "other"})
     assert missing.status_code == 400 and "Say why" in missing.content.decode()
-    assert client.post(f"/conversion/opportunities/{deal.pk}/lost/", {"lost_reason": "price"}).status_code == 302
+    assert (
+        client.post(f"/conversion/opportunities/{deal.pk}/lost/", {"lost_reason": "price"}).status_code == 302
+    )
     with in_org():
         deal.refresh_from_db()
         deal.lead.refresh_from_db()
@@ -102,12 +107,17 @@ def test_names_are_shown_as_text(org: Any, admin_client: Any, in_org: Any) -> No
     ):
         html = admin_client.get(url).content.decode()
         assert XSS not in html, url
-    assert "&lt;img src=x onerror=alert(1)&gt;" in admin_client.get(f"/conversion/opportunities/{deal.pk}/").content.decode()
+    assert (
+        "&lt;img src=x onerror=alert(1)&gt;"
+        in admin_client.get(f"/conversion/opportunities/{deal.pk}/").content.decode()
+    )
 
 
 def test_roles_on_pages(org: Any, sales_rep: Any, marketer: Any, admin_user: Any, in_org: Any) -> None:
     with in_org():
-        theirs = services.opportunity_create(lead=sql_lead(), name="Admin's", owner=admin_user, actor=Actor.system("t"))
+        theirs = services.opportunity_create(
+            lead=sql_lead(), name="Admin's", owner=admin_user, actor=Actor.system("t")
+        )
     rep = login(sales_rep, org)
     assert rep.get(f"/conversion/opportunities/{theirs.pk}/").status_code == 404
     assert "Admin&#x27;s" not in rep.get("/conversion/pipeline/").content.decode()
@@ -117,7 +127,9 @@ def test_roles_on_pages(org: Any, sales_rep: Any, marketer: Any, admin_user: Any
     assert mkt.post(f"/conversion/opportunities/{theirs.pk}/won/").status_code == 403
     assert mkt.get("/conversion/opportunities/new/").status_code == 403
     admin = login(admin_user, org)
-    assert admin.post("/conversion/pipeline/stages/", {"name": "Legal", "probability": "90"}).status_code == 302
+    assert (
+        admin.post("/conversion/pipeline/stages/", {"name": "Legal", "probability": "90"}).status_code == 302
+    )
     assert "Legal" in admin.get("/conversion/pipeline/stages/").content.decode()
 
 
