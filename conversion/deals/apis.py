@@ -26,8 +26,16 @@ from conversion.deals.serializers import (
     OpportunityLostSerializer,
     OpportunityOutputSerializer,
     PipelineStageSerializer,
+    PlanStepSerializer,
 )
-from conversion.models import Account, OnboardingStep, Opportunity, OpportunityHistory, PipelineStage
+from conversion.models import (
+    Account,
+    OnboardingStep,
+    OnboardingStepTemplate,
+    Opportunity,
+    OpportunityHistory,
+    PipelineStage,
+)
 from leadhub.tenancy.models import Organization, Role
 from leads.apis.base import ApiViewSet
 
@@ -204,3 +212,34 @@ class OnboardingStepViewSet(_RoleScoped):
         return self.render(
             services.onboarding_step_set_done(step=self.get_object(), done=False, actor=self.actor)
         )
+
+
+class OnboardingPlanStepViewSet(ApiViewSet):
+    """The default onboarding plan's steps (the standard 90-day plan is made on first use). Admins and
+    sales managers add and remove steps; accounts already enrolled keep theirs."""
+
+    model = OnboardingStepTemplate
+    output_serializer = PlanStepSerializer
+    ordering = "id"
+    write_roles = MANAGER_ROLES
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def scoped_queryset(self, organization: Organization) -> QuerySet[OnboardingStepTemplate]:
+        plan = services.onboarding_plan_default()
+        return OnboardingStepTemplate.objects.filter(plan=plan).select_related("owner_user")
+
+    @extend_schema(request=PlanStepSerializer, responses={201: PlanStepSerializer})
+    def create(self, request: Request) -> Response:
+        data = self.parse(PlanStepSerializer)
+        step = services.onboarding_plan_step_add(
+            title=data["title"],
+            day_offset=data["day_offset"],
+            owner_role=data.get("owner_role", "account_owner"),
+            owner_user=data.get("owner_user"),
+            actor=self.actor,
+        )
+        return self.render(step, status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.onboarding_plan_step_delete(step=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)

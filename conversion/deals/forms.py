@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from conversion.models import LostReason, PipelineStage
+from conversion.models import LostReason, OnboardingOwnerRole, PipelineStage
 from leadhub.tenancy.context import current_organization_id
 from leadhub.tenancy.models import Membership, Role
 from leads.models import Lead, Stage
@@ -103,3 +103,20 @@ class StageForm(forms.Form):
     probability = forms.IntegerField(min_value=0, max_value=100, help_text="Percent.")
     position = forms.IntegerField(min_value=0, required=False)
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+
+class PlanStepForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    day_offset = forms.IntegerField(min_value=0, max_value=365, label="Days after the deal is won")
+    owner_role = forms.ChoiceField(choices=OnboardingOwnerRole.choices, label="Owner")
+    owner_user = forms.ChoiceField(required=False, label="Or a named person", help_text="Overrides the role.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["owner_user"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = _member_choices()
+
+    def owner(self) -> Any:
+        value = self.cleaned_data.get("owner_user")
+        return get_user_model()._default_manager.filter(pk=int(value)).first() if value else None

@@ -10,7 +10,9 @@ from rest_framework import serializers
 from conversion.models import (
     Account,
     LostReason,
+    OnboardingOwnerRole,
     OnboardingStep,
+    OnboardingStepTemplate,
     Opportunity,
     OpportunityHistory,
     PipelineStage,
@@ -159,3 +161,14 @@ class EmptySerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return {}
+
+
+class PlanStepSerializer(serializers.ModelSerializer):
+    owner_role = serializers.ChoiceField(choices=OnboardingOwnerRole.choices, required=False)
+    owner_user = MemberField(required=False, allow_null=True, help_text="A named owner; overrides the role.")
+    day_offset = serializers.IntegerField(min_value=0, max_value=365, help_text="Days after the deal is won.")
+
+    class Meta:
+        model = OnboardingStepTemplate
+        fields = ["id", "title", "day_offset", "owner_role", "owner_user", "position", "sequence_key"]
+        read_only_fields = ["id", "position", "sequence_key"]

@@ -646,3 +646,66 @@ def onboarding_step_set_done(*, step: OnboardingStep, done: bool, actor: Actor) 
             target_label=locked.title,
         )
     return locked
+
+
+def onboarding_plan_step_add(
+    *,
+    title: str,
+    day_offset: Any,
+    actor: Actor,
+    owner_role: str = OnboardingOwnerRole.ACCOUNT_OWNER,
+    owner_user: Any = None,
+    plan: OnboardingPlan | None = None,
+) -> OnboardingStepTemplate:
+    """Add a step to the plan (the default one unless named); accounts enrolled later get it."""
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = ["Say what is to be done."]
+    elif len(title) > 200:
+        errors["title"] = ["At most 200 characters."]
+    try:
+        offset = int(day_offset)
+        if not 0 <= offset <= 365:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["day_offset"] = ["Give a number of days from 0 to 365 after the deal is won."]
+        offset = 0
+    if owner_role not in OnboardingOwnerRole.values:
+        errors["owner_role"] = [f"Choose one of: {', '.join(OnboardingOwnerRole.values)}."]
+    try:
+        _member_check(owner_user, "owner_user")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    plan = plan or onboarding_plan_default()
+    with transaction.atomic():
+        last = plan.steps.order_by("-position").values_list("position", flat=True).first()
+        step = OnboardingStepTemplate.objects.create(
+            plan=plan,
+            title=title,
+            day_offset=offset,
+            owner_role=owner_role,
+            owner_user=owner_user,
+            position=(last or 0) + 1,
+        )
+        audit_record(
+            actor=actor,
+            action="onboarding_plan.step_add",
+            target=plan,
+            changes={"title": title, "day_offset": offset},
+        )
+    return step
+
+
+def onboarding_plan_step_delete(*, step: OnboardingStepTemplate, actor: Actor) -> None:
+    """Remove a step from the plan; accounts already enrolled keep theirs."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="onboarding_plan.step_delete",
+            target=step.plan,
+            changes={"title": step.title, "day_offset": step.day_offset},
+        )
+        step.delete()

@@ -15,6 +15,9 @@ _router.register(
     "conversion/onboarding-steps", apis.OnboardingStepViewSet, basename="api-conversion-onboarding"
 )
 _router.register(
+    "conversion/onboarding-plan-steps", apis.OnboardingPlanStepViewSet, basename="api-conversion-plan-step"
+)
+_router.register(
     "conversion/referrals/codes", referral_apis.ReferralCodeViewSet, basename="api-referral-code"
 )
 _router.register("conversion/referrals/rewards", referral_apis.RewardViewSet, basename="api-referral-reward")
@@ -45,6 +48,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("conversion/accounts/", views.account_list, name="conversion-accounts"),
     path("conversion/accounts/<int:pk>/", views.account_detail, name="conversion-account"),
     path("conversion/onboarding-steps/<int:pk>/", views.step_toggle, name="conversion-step-toggle"),
+    path("conversion/onboarding/plan/", views.onboarding_plan, name="conversion-onboarding-plan"),
+    path(
+        "conversion/onboarding/plan/steps/<int:pk>/delete/",
+        views.onboarding_plan_step_delete,
+        name="conversion-plan-step-delete",
+    ),
     path("conversion/referrals/", referral_views.programme, name="conversion-referrals"),
     path(
         "conversion/referrals/rewards/<int:pk>/",

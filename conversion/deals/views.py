@@ -14,8 +14,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from conversion.deals import selectors, services
-from conversion.deals.forms import LostForm, OpportunityCreateForm, OpportunityForm, StageForm
-from conversion.models import Account, OnboardingStep, Opportunity, OpportunityStatus, PipelineStage
+from conversion.deals.forms import LostForm, OpportunityCreateForm, OpportunityForm, PlanStepForm, StageForm
+from conversion.models import (
+    Account,
+    OnboardingStep,
+    OnboardingStepTemplate,
+    Opportunity,
+    OpportunityStatus,
+    PipelineStage,
+)
 from leadhub.tenancy.decorators import for_model
 from leadhub.tenancy.forms import service_errors_to_form
 from leadhub.tenancy.models import Membership, Role
@@ -290,7 +297,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
     page = keyset_page(
         queryset, order=KeysetOrder("became_customer_at"), cursor=request.GET.get("cursor"), size=PAGE_SIZE
     )
-    return render_page(request, "conversion/deals/account_list.html", {"page": page, "q": q})
+    context = {"page": page, "q": q, "can_edit_plan": _role(request) in MANAGER_ROLES}
+    return render_page(request, "conversion/deals/account_list.html", context)
 
 
 @member_required()
@@ -324,3 +332,40 @@ def step_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     if account_id:
         return redirect("conversion-account", pk=account_id)
     return redirect("conversion-opportunity", pk=step.enrollment.opportunity_id)
+
+
+@member_required(*MANAGER_ROLES)
+@require_http_methods(["GET", "POST"])
+def onboarding_plan(request: HttpRequest) -> HttpResponse:
+    plan = services.onboarding_plan_default()
+    form = PlanStepForm(request.POST or None, initial={"day_offset": 7})
+    if request.method == "POST" and form.is_valid():
+        try:
+            step = services.onboarding_plan_step_add(
+                title=form.cleaned_data["title"],
+                day_offset=form.cleaned_data["day_offset"],
+                owner_role=form.cleaned_data["owner_role"],
+                owner_user=form.owner(),
+                plan=plan,
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as exc:
+            service_errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Step “{step.title}” added.")
+            return redirect("conversion-onboarding-plan")
+    steps = plan.steps.select_related("owner_user").order_by("day_offset", "position", "id")
+    context = {"plan": plan, "steps": steps, "form": form}
+    return render_page(request, "conversion/deals/onboarding_plan.html", context, 400 if form.errors else 200)
+
+
+@member_required(*MANAGER_ROLES)
+@for_model(OnboardingStepTemplate)
+@require_http_methods(["GET", "POST"])
+def onboarding_plan_step_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    step = get_object_or_404(OnboardingStepTemplate.objects.select_related("plan"), pk=pk)
+    if request.method == "POST":
+        services.onboarding_plan_step_delete(step=step, actor=Actor.from_request(request))
+        messages.success(request, f"Step “{step.title}” removed from the plan.")
+        return redirect("conversion-onboarding-plan")
+    return render_page(request, "conversion/deals/plan_step_delete.html", {"step": step})

@@ -166,3 +166,19 @@ def test_another_organization_cannot_reach_deals(
     # A lead id of another organization in a body is "no such lead".
     created = other_api_client.post(f"{BASE}/opportunities/", {"lead": lead.pk, "name": "x"}, format="json")
     assert created.status_code == 400 and "lead" in created.json()["error"]["fields"]
+
+
+def test_plan_steps_api(org: Any, api_client: APIClient, sales_rep: Any) -> None:
+    listed = api_client.get(f"{BASE}/onboarding-plan-steps/").json()
+    assert len(listed["results"]) == 7
+    bad = api_client.post(f"{BASE}/onboarding-plan-steps/", {"title": "", "day_offset": -1}, format="json")
+    assert bad.status_code == 400 and {"title", "day_offset"} <= set(bad.json()["error"]["fields"])
+    made = api_client.post(
+        f"{BASE}/onboarding-plan-steps/",
+        {"title": "QBR", "day_offset": 80, "owner_user": sales_rep.pk},
+        format="json",
+    )
+    assert made.status_code == 201 and made.json()["owner_user"] == sales_rep.pk
+    assert api_client.delete(f"{BASE}/onboarding-plan-steps/{made.json()['id']}/").status_code == 204
+    rep = login(sales_rep, org)
+    assert rep.post(f"{BASE}/onboarding-plan-steps/", {"title": "x", "day_offset": 1}).status_code == 403

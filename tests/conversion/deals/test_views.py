@@ -137,3 +137,38 @@ def test_empty_states(org: Any, admin_client: Any) -> None:
     assert "No open deal" in admin_client.get("/conversion/pipeline/").content.decode()
     assert "No account yet" in admin_client.get("/conversion/accounts/").content.decode()
     assert "No referred lead yet" in admin_client.get("/conversion/referrals/").content.decode()
+
+
+def test_managers_edit_the_onboarding_plan_and_new_customers_get_it(
+    org: Any, admin_user: Any, sales_rep: Any, in_org: Any
+) -> None:
+    admin = login(admin_user, org)
+    page = admin.get("/conversion/onboarding/plan/")
+    assert page.status_code == 200 and "Kick-off call" in page.content.decode()
+    bad = admin.post(
+        "/conversion/onboarding/plan/", {"title": "x", "day_offset": "400", "owner_role": "admin"}
+    )
+    assert bad.status_code == 400
+    added = admin.post(
+        "/conversion/onboarding/plan/",
+        {"title": f"Security review {XSS}", "day_offset": "45", "owner_role": "admin"},
+    )
+    assert added.status_code == 302
+    assert XSS not in admin.get("/conversion/onboarding/plan/").content.decode()
+    with in_org():
+        from conversion.models import OnboardingStepTemplate
+
+        kickoff = OnboardingStepTemplate.objects.get(title__startswith="Kick-off")
+    assert (
+        "Remove step" in admin.get(f"/conversion/onboarding/plan/steps/{kickoff.pk}/delete/").content.decode()
+    )
+    assert admin.post(f"/conversion/onboarding/plan/steps/{kickoff.pk}/delete/").status_code == 302
+    assert login(sales_rep, org).get("/conversion/onboarding/plan/").status_code == 403
+    with in_org():
+        deal = services.opportunity_create(lead=sql_lead(), name="Deal", actor=Actor.system("t"))
+        services.opportunity_win(opportunity=deal, actor=Actor.system("t"))
+        titles = list(OnboardingStep.objects.values_list("title", flat=True))
+    assert len(titles) == 7 and f"Security review {XSS}" in titles
+    assert not any(t.startswith("Kick-off") for t in titles)
+    with in_org():
+        assert OnboardingStep.objects.get(title__startswith="Security").owner == admin_user
