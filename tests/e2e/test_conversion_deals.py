@@ -8,7 +8,6 @@ docs/screenshots/.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from leadhub.tenancy.services import Actor
 from leads.models import Lead
 from leads.tracking.services import referral_record
 from tests.e2e.conftest import BrowserProblems
+from tests.e2e.test_scoring import PASSWORD, _shoot
 from tests.factories import (
     CompanyFactory,
     ContactFactory,
@@ -33,9 +33,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct-horse-battery"
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _lead(company: str, first: str, last: str, stage: str = "sql", channel: str = "organic_search") -> Lead:
@@ -92,11 +89,6 @@ def manager_and_lead(transactional_db: Any) -> tuple[Any, Lead]:
             _lead("Adventure Works", "Lee", "Park", stage="mql")
         lead = _lead("Umbrella Corp", "Ada", "Reyes")
     return user, lead
-
-
-def _shoot(page: Any, tmp_path: Path, name: str) -> None:
-    directory = SCREENSHOT_DIR if os.environ.get("LEADHUB_UPDATE_SCREENSHOTS") == "1" else tmp_path
-    page.screenshot(path=str(directory / name), full_page=True)
 
 
 def test_a_deal_moves_through_the_pipeline_is_won_and_onboarding_starts(
