@@ -12,3 +12,6 @@ class ConversionConfig(AppConfig):
         # SLA clocks follow the handoff's signals; its sweep tasks live in the part's own package.
         from conversion.sla import receivers, tasks  # noqa: F401
         from conversion.workspace import tasks as workspace_tasks  # noqa: F401  (registers the beat task)
+        from conversion.referrals import receivers as referral_receivers
+
+        referral_receivers.connect()

@@ -350,6 +350,8 @@ SPECTACULAR_SETTINGS = {
         "SlaState": "conversion.models.SlaState",
         "ActivityKind": "conversion.models.ActivityKind",
         "NotificationKind": "conversion.models.NotificationKind",
+        "OpportunityStatus": "conversion.models.deals.OpportunityStatus",
+        "RewardStatus": "conversion.models.deals.RewardStatus",
     },
     # The tenant managers refuse to run without a tenant; schema generation only needs empty querysets.
     "DEFAULT_QUERY_MANAGER": "_base_manager",

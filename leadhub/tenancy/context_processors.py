@@ -61,6 +61,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         main.append(_item(request, "Team queues", "queue-team-queues", "team"))
     if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
         main.append(_item(request, "Rejection reasons", "queue-rejections", "trend"))
+    main.append(_item(request, "Pipeline", "conversion-pipeline", "trend"))
+    if role in {Role.ADMIN, Role.MARKETER, Role.SALES_MANAGER}:
+        main.append(_item(request, "Referrals", "conversion-referrals", "referral"))
     settings: list[NavItem] = []
     if role == Role.ADMIN:
         settings += [
