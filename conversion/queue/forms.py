@@ -56,6 +56,7 @@ class ReassignForm(forms.Form):
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=100)
     timezone = forms.CharField(
+        label="Time zone",
         max_length=64,
         initial="UTC",
         help_text="IANA name such as Europe/Berlin: business hours and SLA clocks run in it.",
