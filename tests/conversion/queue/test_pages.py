@@ -37,8 +37,8 @@ def open_for(user: Any, **lead: Any) -> Handoff:
     handoff = services.core.handoff_open(
         lead=mql(**lead), assigned_to=user, team=None, rule="test", priority=priority, actor=SYSTEM
     )
-    if sla is not None:
-        Handoff.objects.filter(pk=handoff.pk).update(sla_due_at=sla)
+    # The deadline the SLA part would keep, set outright (None: no policy covers the handoff).
+    Handoff.objects.filter(pk=handoff.pk).update(sla_due_at=sla)
     return handoff
 
 

@@ -65,8 +65,26 @@ def test_workspace_shows_contact_score_tasks_and_timeline(
         assert text in body, text
     assert "Talked budget with @ada" in body and "Notified: Ada Reyes" in body
     assert "https://x.example/pricing" in body
-    # No queue part installed here: no accept or reject buttons, and no error either.
-    assert url_or_none("queue-handoff-accept", 1) is None
+    # No handoff yet: nothing to accept or reject.
+    assert "Reject the lead" not in body
+
+
+def test_workspace_decides_a_pending_handoff_and_comes_back(
+    org: Any, lead: Any, sales_rep: Any, in_org: Any
+) -> None:
+    with in_org():
+        handoff = hand(lead, sales_rep)
+    accept = url_or_none("queue-handoff-accept", handoff.pk)
+    assert accept == f"/conversion/handoffs/{handoff.pk}/accept/"
+    client = login(sales_rep, org)
+    body = client.get(_url(lead)).content.decode()
+    assert f'action="{accept}"' in body and "Reject the lead" in body
+    response = client.post(accept, {"next": _url(lead)})
+    assert response.status_code == 302 and response["Location"] == _url(lead)
+    with in_org():
+        handoff.refresh_from_db()
+        lead.refresh_from_db()
+    assert handoff.status == "accepted" and lead.stage == "sql"
 
 
 def test_xss_payloads_in_notes_activities_and_contact_render_as_text(
