@@ -182,7 +182,8 @@ def test_a_rep_works_a_lead_and_the_colleague_is_notified(
         stored = Lead.objects.get(pk=lead.pk)
         assert stored.budget == "€60k this fiscal year"
         assert Activity.objects.filter(lead=lead, kind="call", outcome="Meeting booked").exists()
-        assert Note.objects.get(lead=lead).mentions.get().user == ada
+        note = Note.objects.get(lead=lead)
+        assert note.mentions.get().user == ada
         assert Task.objects.get(title="Prepare the attribution demo").assignee == ada
         assert Notification.objects.filter(user=ada).count() == 2
 
@@ -198,5 +199,5 @@ def test_a_rep_works_a_lead_and_the_colleague_is_notified(
     page.get_by_role("button", name="Mark all read").click()
     expect(page.locator("#notification-bell .ws-bell-count")).to_have_count(0)
     page.get_by_role("button", name="Sam Carter mentioned you on Grace Hopper").click()
-    expect(page).to_have_url(f"{base}/conversion/leads/{lead.pk}/#note-{Note.unscoped.get().pk}")
+    expect(page).to_have_url(f"{base}/conversion/leads/{lead.pk}/#note-{note.pk}")
     assert not browser_problems.errors, browser_problems.errors

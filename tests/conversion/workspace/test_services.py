@@ -15,7 +15,7 @@ from conversion.workspace import services
 from conversion.workspace.services import mentions_resolve
 from leadhub.tenancy.models import AuditLog
 from leadhub.tenancy.services import Actor
-from tests.conversion.workspace.conftest import hand
+from tests.conversion.workspace.conftest import hand, member
 
 
 def test_a_note_mentioning_members_notifies_each_once(
@@ -55,6 +55,10 @@ def test_mention_syntax(org: Any, sales_rep: Any, colleague: Any, in_org: Any) -
             assert mentions_resolve(body=body, organization_id=org.pk) == [colleague], body
         # The middle of an email address is no mention, and two Adas make "@ada" ambiguous.
         assert mentions_resolve(body="write to bob@ada.example", organization_id=org.pk) == []
+    member(org, "sales_rep", "ada.lovelace@acme.example", "Ada", "Lovelace")
+    with in_org():
+        assert mentions_resolve(body="@ada", organization_id=org.pk) == []
+        assert mentions_resolve(body="@ada.reyes", organization_id=org.pk) == [colleague]
 
 
 def test_mentioning_oneself_records_but_does_not_notify(
