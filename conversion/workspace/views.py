@@ -29,7 +29,7 @@ from leadhub.tenancy.views import (
     render_page,
     safe_next,
 )
-from leads.models import Lead
+from leads.models import Lead, Stage
 from scoring.selectors import lead_explanation
 
 NOTIFICATION_PAGE_SIZE = 30
@@ -86,6 +86,11 @@ def _workspace_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[s
         "accept_url": url_or_none("queue-handoff-accept", handoff.pk) if handoff else None,
         "reject_url": url_or_none("queue-handoff-reject", handoff.pk) if handoff else None,
         "rejection_reasons": RejectionReason.choices,
+        # The lead's deals, newest first; an SQL lead can open one from here.
+        "deals": lead.opportunities.select_related("stage").order_by("-created_at", "-id")[:5],
+        "deal_new_url": (
+            f"{reverse('conversion-opportunity-new')}?lead={lead.pk}" if lead.stage == Stage.SQL else None
+        ),
         "note_form": forms.get("note_form") or NoteForm(),
         "activity_form": activity_form,
         "outcomes": services.OUTCOME_SUGGESTIONS.get(str(kind), ()),
