@@ -201,11 +201,8 @@ class _Outbox:
                     if kind == NotificationKind.SLA_WARNING
                     else "breached the SLA"
                 )
-                url = (
-                    reverse("sla-home") + "#at-risk"
-                    if user_id in manager_ids
-                    else reverse("lead-list") + "?owner=me"
-                )
+                # Managers go to the clocks at risk; reps to their queue, where the most urgent come first.
+                url = reverse("sla-home") + "#at-risk" if user_id in manager_ids else reverse("queue-mine")
                 notify(
                     user=user,
                     kind=kind,

@@ -95,7 +95,7 @@ def test_a_second_sweep_and_a_repeated_task_do_nothing(
         digests = list(Notification.objects.filter(kind="sla_breach"))
         assert notes == len(digests) == 6
         assert {n.title for n in digests} == {"2 leads breached the SLA"}
-        assert {n.url for n in digests} == {"/leads/?owner=me", "/conversion/sla/#at-risk"}
+        assert {n.url for n in digests} == {"/conversion/queue/", "/conversion/sla/#at-risk"}
     assert sla_sweep(now=now)["breached"] == 0
     assert tasks.sla_sweep.apply().get()["breached"] == 0
     assert tasks.sla_sweep_organization.apply(args=[org.pk]).get()["breached"] == 0
