@@ -118,7 +118,8 @@ def _claim(*, organization_id: int, stamp: str, now: dt.datetime, chunk: int) ->
 
 
 def _lead_url(lead_id: int) -> str:
-    return reverse("lead-detail", args=[lead_id])
+    # The sales workspace: where the rep accepts, calls and logs the contact that stops the clock.
+    return reverse("workspace-lead", args=[lead_id])
 
 
 def _lead_label(clock: SlaClock) -> str:
