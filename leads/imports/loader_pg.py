@@ -81,6 +81,7 @@ def _grouped(function: str, parts: list[str], size: int = 90) -> str:
 
 class PostgresImport(Loader):
     now: datetime.datetime | None = None  # the current range's time stamp
+    first_range = True
 
     @property
     def columns(self) -> int:
@@ -190,6 +191,7 @@ class PostgresImport(Loader):
         job = self.job
         start = job.processed_rows
         workers = self.workers()
+        self.first_range = True
         self._rows_table_create()
         while start < total:
             stop = min(start + CHUNK_ROWS, total)
@@ -217,8 +219,25 @@ class PostgresImport(Loader):
                     self._progress_save(counts, stop)
             if self.progress is not None:
                 self.progress(stop - start)
+            if self.first_range:
+                self._statistics_refresh("leads_contact", "leads_lead")
+                self.first_range = False
             start = stop
         self._search_index_merge()
+
+    def _statistics_refresh(self, *tables: str, cursor: Any | None = None) -> None:
+        """Tell the planner how many rows the organization now has in `tables` (after the first range's
+        companies, then after the whole first range). To statistics that have not seen an organization it
+        looks empty, and every index leading with organization_id (which row-level security adds to each
+        query) then looks as cheap as the one that seeks a key: a lookup by id or email could walk the
+        organization's rows for each row imported."""
+        started = time.monotonic()
+        if cursor is None:
+            with connection.cursor() as own:
+                own.execute(f"ANALYZE {', '.join(tables)}")
+        else:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+        self._time_add("analyze tables", started)
 
     def _progress_save(self, counts: dict[str, int], stop: int) -> None:
         ImportJob.objects.filter(pk=self.job.pk).update(
@@ -415,6 +434,8 @@ class PostgresImport(Loader):
             for name, sql in COMPANY_STEPS:
                 self._timed(cursor, f"companies {name}", sql, self._params())
             cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+            if self.first_range:
+                self._statistics_refresh("leads_company", cursor=cursor)
         self._timed(cursor, "ids", IDS_SQL, self._params())
         self._timed(cursor, "analyze", "ANALYZE imp_ids")
 
@@ -660,8 +681,13 @@ LEADS_STEPS: list[tuple[str, str]] = [
                    f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
                    '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
             FROM imp_first f
+            -- Ordered by journey so that only lead_unique_journey can answer without a sort: for an
+            -- organization the statistics do not know yet (a first import), every index leading with
+            -- organization_id looks as cheap, and one that cannot seek the contact would walk all the
+            -- leads this very statement inserts, for each row.
             WHERE (SELECT l.id FROM leads_lead l
-                   WHERE l.organization_id = %(org)s AND l.contact_id = f.contact_id LIMIT 1) IS NULL
+                   WHERE l.organization_id = %(org)s AND l.contact_id = f.contact_id
+                   ORDER BY l.journey LIMIT 1) IS NULL
             RETURNING id, contact_id
         )
         INSERT INTO imp_new SELECT id, contact_id FROM new""",
