@@ -314,6 +314,9 @@ LEADHUB_IDEMPOTENCY_TTL = timedelta(hours=24)
 # Connections a PostgreSQL CSV import works with at once (contacts partitioned by email): about the
 # database server's cores.
 IMPORT_WORKERS = int(os.environ.get("LEADHUB_IMPORT_WORKERS", "2"))
+# Recompute chunks scored at once (Celery worker processes, or the threads of `recompute_job_run`): a
+# recompute is split into a multiple of this many chunks, so that they finish together.
+SCORING_RECOMPUTE_PARALLEL = int(os.environ.get("LEADHUB_SCORING_RECOMPUTE_PARALLEL", "2"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadHub API",

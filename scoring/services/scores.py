@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -117,6 +118,24 @@ def _block_ceiling(lead_id: int) -> int:
     return (lead_id + block - 1) // block * block
 
 
+def _block_nearest(lead_id: int, lo: int) -> int:
+    """The lock block boundary nearest to `lead_id`, but past `lo`."""
+    block = 1 << LOCK_BLOCK_BITS
+    nearest = (lead_id + block // 2) // block * block
+    return nearest if nearest > lo else _block_ceiling(lo + 1)
+
+
+def _balanced_size(total: int, size: int) -> int:
+    """A chunk size near `size` that splits `total` leads into a multiple of the chunks scored at once,
+    so that the workers finish together instead of one scoring the odd chunk alone at the end."""
+    parallel = max(1, int(settings.SCORING_RECOMPUTE_PARALLEL))
+    if total <= size or parallel == 1:
+        return size
+    chunks = -(-total // size)
+    chunks = -(-chunks // parallel) * parallel
+    return -(-total // chunks)
+
+
 def _bounds(job: RecomputeJob, size: int) -> list[list[int]]:
     """The job's chunks as [lo, hi) lead id ranges of about `size` leads each (one short query per chunk:
     an index range skip)."""
@@ -136,19 +155,24 @@ def _bounds(job: RecomputeJob, size: int) -> list[list[int]]:
     last = int(ids.order_by(f"-{column}").first() or first)
     bounds: list[list[int]] = []
     lo = int(first)
+    done = 0  # leads in the chunks so far
     while True:
-        beyond = list(ids.filter(**{f"{column}__gte": lo})[size : size + 1])
+        # The k-th chunk ends near k x size leads from the start, so rounding to blocks does not drift.
+        wanted = max(1, (len(bounds) + 1) * size - done)
+        beyond = list(ids.filter(**{f"{column}__gte": lo})[wanted : wanted + 1])
+        hi = int(beyond[0]) if beyond else last + 1
         # Chunks end on a lock block boundary, so that two chunks scored at once never wait for each
         # other (small chunks, as in tests, are left as they are).
-        hi = int(beyond[0]) if beyond else last + 1
-        if beyond and size >= 1 << LOCK_BLOCK_BITS:
-            hi = _block_ceiling(hi)
+        rounded = bool(beyond) and size >= 1 << LOCK_BLOCK_BITS
+        if rounded:
+            hi = _block_nearest(hi, lo)
         if hi > last:
             bounds.append([lo, last + 1])
             return bounds
         bounds.append([lo, hi])
         if not beyond:
             return bounds
+        done += ids.filter(**{f"{column}__gte": lo, f"{column}__lt": hi}).count() if rounded else wanted
         lo = hi
 
 
@@ -177,8 +201,8 @@ def recompute_job_plan(*, organization_id: int, job_id: int, chunk_size: int | N
         if job.status in (JobStatus.DONE, JobStatus.FAILED) or job.chunks:
             return job
         spec = version_spec(job.version)
-        job.chunks = _bounds(job, size)
         job.total = _job_total(job, spec)
+        job.chunks = _bounds(job, size if chunk_size else _balanced_size(job.total, size))
         job.status, job.started_at = JobStatus.RUNNING, job.started_at or timezone.now()
         if not job.chunks:
             job.scored_at = timezone.now()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from typing import Any
 
@@ -279,3 +280,29 @@ def test_a_version_retired_meanwhile_writes_nothing(in_org: Any) -> None:
         assert result.stale
         assert not LeadScore.objects.filter(lead_id=lead.pk).exists()
         assert not ScoreChange.objects.exists()
+
+
+def test_recompute_chunks_end_on_lock_blocks_and_come_in_a_multiple_of_the_workers(
+    in_org: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Chunks end on lock block boundaries (blocks of 4 ids here) near each multiple of the chunk size
+    from the start, without drifting, and their number is a multiple of the chunks scored at once."""
+    from scoring.services import scores
+
+    monkeypatch.setattr(scores, "LOCK_BLOCK_BITS", 2)
+    settings.SCORING_RECOMPUTE_PARALLEL = 2
+    with in_org():
+        ids = sorted(lead.pk for lead in (LeadFactory.create() for _ in range(50)))
+        version = make_version(STARTER_RULES)
+        job = services.version_publish(version=version, actor=ACTOR)
+        size = scores._balanced_size(len(ids), 12)  # 50 / 12: 5 chunks, 6 once balanced for two workers
+        assert size == 9
+        job.refresh_from_db()
+        chunks = scores._bounds(job, size)
+    assert len(chunks) % 2 == 0
+    assert chunks[0][0] == ids[0] and chunks[-1][1] == ids[-1] + 1
+    for (_, hi), (lo, _) in itertools.pairwise(chunks):
+        assert hi == lo and hi % 4 == 0
+    counts = [sum(lo <= i < hi for i in ids) for lo, hi in chunks]
+    assert sum(counts) == len(ids)
+    assert all(abs(count - size) <= 4 for count in counts[:-1]), counts
