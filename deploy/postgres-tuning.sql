@@ -17,3 +17,6 @@ ALTER SYSTEM SET checkpoint_completion_target = 0.9;
 ALTER SYSTEM SET wal_compression = 'lz4';
 ALTER SYSTEM SET random_page_cost = 1.1;
 ALTER SYSTEM SET effective_io_concurrency = 200;
+-- A recompute or an import rewrites a million rows at once: autovacuum must be on to reclaim them before
+-- the next one (a server configured with it off carries every run's dead rows into the next).
+ALTER SYSTEM SET autovacuum = on;
