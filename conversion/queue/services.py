@@ -4,6 +4,7 @@ transaction and writes its audit row (the handoff's own writes through conversio
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,11 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from conversion.models import (
     AssignmentRule,
     Handoff,
     HandoffStatus,
+    Notification,
     NotificationKind,
     RejectionReason,
     RuleKind,
@@ -33,6 +36,9 @@ from leadhub.tenancy.services import Actor, audit_record
 from leads.models import Lead, Stage
 from leads.services.leads import lead_change_stage, lead_update
 from scoring.engine.spec import priority_for
+
+# Fallback notifications to one manager within this window, while unread, are folded into one.
+FALLBACK_DIGEST_WINDOW = dt.timedelta(hours=1)
 
 MANAGER_ROLES = frozenset({Role.ADMIN, Role.SALES_MANAGER})
 SALES_ROLES = frozenset({Role.ADMIN, Role.SALES_MANAGER, Role.SALES_REP})
@@ -118,8 +124,25 @@ def _managers_notify(*, lead: Lead, title: str, body: str) -> None:
     recipients = members.filter(Q(role__in=MANAGER_ROLES) | Q(user_id__in=list(team_managers)))
     url = reverse("queue-fallback")
     users = get_user_model().objects.filter(pk__in=recipients.values("user_id"), is_active=True)
+    since = timezone.now() - FALLBACK_DIGEST_WINDOW
     for user in users.order_by("pk"):
-        notify(user=user, kind=NotificationKind.ASSIGNMENT, title=title, body=body, url=url, lead=lead)
+        unread = (
+            Notification.objects.select_for_update()
+            .filter(user=user, kind=NotificationKind.ASSIGNMENT, url=url, read_at__isnull=True)
+            .filter(created_at__gte=since)
+            .order_by("-created_at")
+            .first()
+        )
+        if unread is None:
+            notify(user=user, kind=NotificationKind.ASSIGNMENT, title=title, body=body, url=url, lead=lead)
+            continue
+        # A burst (a published model making thousands of MQLs at once) becomes one notification that
+        # counts the queue, not one notification and one email per lead.
+        waiting = Handoff.objects.filter(status=HandoffStatus.PENDING, assigned_to__isnull=True).count()
+        unread.title = f"{waiting} leads wait in the fallback queue"
+        unread.body = f"{body} The latest: {lead.contact}."
+        unread.lead, unread.created_at = None, timezone.now()
+        unread.save(update_fields=["title", "body", "lead", "created_at"])
 
 
 def _owner_set(lead: Lead, user: Any | None, actor: Actor) -> None:

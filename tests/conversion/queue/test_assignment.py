@@ -233,3 +233,21 @@ def test_rule_targets_are_checked(org: Any, reps: list[Any], in_org: Any) -> Non
         with pytest.raises(ValidationError) as err:
             rule("Marketer", "territory", user=marketer)
         assert "user" in err.value.message_dict
+
+
+def test_a_burst_of_fallback_leads_is_one_unread_notification_per_manager(
+    org: Any, reps: list[Any], admin_user: Any, in_org: Any
+) -> None:
+    """A published model can make thousands of MQLs at once: managers get one notification (and one
+    email) that counts the fallback queue, not one per lead; once read, the next lead starts a new one."""
+    with in_org():
+        for _ in range(3):
+            assert assign(mql()).assigned_to is None
+        notes = Notification.objects.filter(user=admin_user, kind=NotificationKind.ASSIGNMENT)
+        assert notes.count() == 1
+        digest = notes.get()
+        assert digest.title == "3 leads wait in the fallback queue" and digest.lead_id is None
+        digest.read_at = digest.created_at
+        digest.save(update_fields=["read_at"])
+        assign(mql())
+        assert notes.count() == 2
