@@ -125,6 +125,7 @@ def _managers_notify(*, lead: Lead, title: str, body: str) -> None:
     url = reverse("queue-fallback")
     users = get_user_model().objects.filter(pk__in=recipients.values("user_id"), is_active=True)
     since = timezone.now() - FALLBACK_DIGEST_WINDOW
+    waiting: int | None = None
     for user in users.order_by("pk"):
         unread = (
             Notification.objects.select_for_update()
@@ -138,7 +139,8 @@ def _managers_notify(*, lead: Lead, title: str, body: str) -> None:
             continue
         # A burst (a published model making thousands of MQLs at once) becomes one notification that
         # counts the queue, not one notification and one email per lead.
-        waiting = Handoff.objects.filter(status=HandoffStatus.PENDING, assigned_to__isnull=True).count()
+        if waiting is None:
+            waiting = Handoff.objects.filter(status=HandoffStatus.PENDING, assigned_to__isnull=True).count()
         unread.title = f"{waiting} leads wait in the fallback queue"
         unread.body = f"{body} The latest: {lead.contact}."
         unread.lead, unread.created_at = None, timezone.now()

@@ -52,6 +52,8 @@ from leads.models import Channel
 from leads.models_imports import ImportJob
 
 CHUNK_ROWS = 50_000
+# A first range this large refreshes the companies' statistics before its contacts look them up by id.
+ANALYZE_AFTER_ROWS = 10_000
 _TIMINGS_LOCK = threading.Lock()
 PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
 WHITESPACE = "E' \\t\\r\\n\\f'"
@@ -82,6 +84,7 @@ def _grouped(function: str, parts: list[str], size: int = 90) -> str:
 class PostgresImport(Loader):
     now: datetime.datetime | None = None  # the current range's time stamp
     first_range = True
+    range_rows = 0
 
     @property
     def columns(self) -> int:
@@ -195,6 +198,7 @@ class PostgresImport(Loader):
         self._rows_table_create()
         while start < total:
             stop = min(start + CHUNK_ROWS, total)
+            self.range_rows = stop - start
             self.now = timezone.now()
             if workers == 1:
                 with tenant_context(job.organization_id), connection.cursor() as cursor:
@@ -219,25 +223,17 @@ class PostgresImport(Loader):
                     self._progress_save(counts, stop)
             if self.progress is not None:
                 self.progress(stop - start)
-            if self.first_range:
-                self._statistics_refresh("leads_contact", "leads_lead")
+            if self.first_range and stop < total:
+                # To statistics that have not seen an organization it looks empty, and every index leading
+                # with organization_id (which row-level security adds to each query) then looks as cheap as
+                # the one that seeks a key: a lookup by id or email could walk the organization's rows for
+                # each row imported. Analyzed once its first range is in, when more follow (its companies: in
+                # phase B); ANALYZE reads a sample of the whole table, every tenant's, so small files skip it.
+                with connection.cursor() as cursor:
+                    self._timed(cursor, "analyze tables", "ANALYZE leads_contact, leads_lead")
                 self.first_range = False
             start = stop
         self._search_index_merge()
-
-    def _statistics_refresh(self, *tables: str, cursor: Any | None = None) -> None:
-        """Tell the planner how many rows the organization now has in `tables` (after the first range's
-        companies, then after the whole first range). To statistics that have not seen an organization it
-        looks empty, and every index leading with organization_id (which row-level security adds to each
-        query) then looks as cheap as the one that seeks a key: a lookup by id or email could walk the
-        organization's rows for each row imported."""
-        started = time.monotonic()
-        if cursor is None:
-            with connection.cursor() as own:
-                own.execute(f"ANALYZE {', '.join(tables)}")
-        else:
-            cursor.execute(f"ANALYZE {', '.join(tables)}")
-        self._time_add("analyze tables", started)
 
     def _progress_save(self, counts: dict[str, int], stop: int) -> None:
         ImportJob.objects.filter(pk=self.job.pk).update(
@@ -434,8 +430,8 @@ class PostgresImport(Loader):
             for name, sql in COMPANY_STEPS:
                 self._timed(cursor, f"companies {name}", sql, self._params())
             cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
-            if self.first_range:
-                self._statistics_refresh("leads_company", cursor=cursor)
+            if self.first_range and self.range_rows >= ANALYZE_AFTER_ROWS:  # see run()
+                self._timed(cursor, "analyze tables", "ANALYZE leads_company")
         self._timed(cursor, "ids", IDS_SQL, self._params())
         self._timed(cursor, "analyze", "ANALYZE imp_ids")
 
