@@ -28,6 +28,7 @@ import datetime
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -41,7 +42,7 @@ from leadhub.tenancy.context import tenant_context
 from leads.bulk_sql import temp_buffers_raise
 from leads.imports.loading import Loader
 from leads.imports.reader import rows_iter
-from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN
+from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN, ImportSpec
 from leads.imports.values import (
     sql_custom,
     sql_email_errors,
@@ -59,7 +60,8 @@ PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1252": "WIN1252"}
 WHITESPACE = "E' \\t\\r\\n\\f'"
 CONTACT_COLUMNS = [t for t in CONTACT_TARGETS if t != "email"]
 
-CHUNK_TABLES = "imp_co, imp_co_new, imp_up, imp_first, imp_new"
+CHUNK_TABLES = "imp_co_new, imp_up, imp_first"
+SLOTS = (0, 1)
 SEARCH_INDEX = "contact_search_trgm"
 
 
@@ -81,10 +83,37 @@ def _grouped(function: str, parts: list[str], size: int = 90) -> str:
     return " || ".join(calls)
 
 
+@dataclass(frozen=True)
+class Range:
+    """Rows start < rn <= stop of the file, staged in the tables of `slot` (two ranges are in flight at
+    once: one stored while the next is typed), and the time stamp its rows are stored with."""
+
+    start: int
+    stop: int
+    slot: int
+    now: datetime.datetime
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
 class PostgresImport(Loader):
-    now: datetime.datetime | None = None  # the current range's time stamp
     first_range = True
-    range_rows = 0
+    sequences: tuple[int, int] | None = None
+    statistics_target: str | None = None
+    _local: threading.local | None = None
+
+    @property
+    def current(self) -> Range:
+        """The range this thread works on."""
+        assert self._local is not None
+        return self._local.range  # type: ignore[no-any-return]
+
+    def _on(self, work_range: Range) -> None:
+        if self._local is None:
+            self._local = threading.local()
+        self._local.range = work_range
 
     @property
     def columns(self) -> int:
@@ -94,17 +123,38 @@ class PostgresImport(Loader):
     def raw(self) -> str:
         return f"import_raw_{int(self.job.pk)}"
 
-    @property
-    def rows(self) -> str:
-        return f"import_rows_{int(self.job.pk)}"
+    def staging(self, kind: str, slot: int) -> str:
+        """The job's staging table `kind` (rows, ids, companies) of a slot."""
+        return f"import_{kind}_{int(self.job.pk)}_{slot}"
 
-    @property
-    def ids(self) -> str:
-        return f"import_ids_{int(self.job.pk)}"
+    def _staging_all(self) -> str:
+        return ", ".join(self.staging(kind, slot) for kind in ("rows", "ids", "companies") for slot in SLOTS)
 
     def _sql(self, sql: str) -> str:
-        """A statement written against imp_raw / imp_rows / imp_ids, on this job's staging tables."""
-        return sql.replace("imp_raw", self.raw).replace("imp_rows", self.rows).replace("imp_ids", self.ids)
+        """A statement written against imp_raw / imp_rows / imp_ids / imp_company, on this job's staging
+        tables, with SEQ_CONTACT and SEQ_LEAD naming the id sequences by oid: pg_get_serial_sequence() in
+        a statement would look the sequence up in the catalogue again for every row."""
+        for token, name in (
+            ("imp_raw", self.raw),
+            ("imp_rows", self.staging("rows", self.current.slot)),
+            ("imp_ids", self.staging("ids", self.current.slot)),
+            ("imp_company", self.staging("companies", self.current.slot)),
+            ("SEQ_CONTACT", f"{self._sequences()[0]}::regclass"),
+            ("SEQ_LEAD", f"{self._sequences()[1]}::regclass"),
+        ):
+            sql = sql.replace(token, name)
+        return sql
+
+    def _sequences(self) -> tuple[int, int]:
+        if self.sequences is None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_get_serial_sequence('leads_contact', 'id')::regclass::oid, "
+                    "pg_get_serial_sequence('leads_lead', 'id')::regclass::oid"
+                )
+                contact, lead = cursor.fetchone()
+            self.sequences = (int(contact), int(lead))
+        return self.sequences
 
     def workers(self) -> int:
         """Threads for the partitioned phases: one inside an enclosing transaction (other connections
@@ -143,7 +193,7 @@ class PostgresImport(Loader):
 
     def drop(self, cursor: Any | None = None) -> None:
         """Drop the job's staging tables (they are unlogged scratch space, not kept after the run)."""
-        statement = f"DROP TABLE IF EXISTS {self.raw}, {self.rows}, {self.ids}"
+        statement = f"DROP TABLE IF EXISTS {self.raw}, {self._staging_all()}"
         if cursor is not None:
             cursor.execute(statement)
             return
@@ -192,48 +242,99 @@ class PostgresImport(Loader):
 
     def run(self, total: int) -> None:
         job = self.job
-        start = job.processed_rows
         workers = self.workers()
         self.first_range = True
-        self._rows_table_create()
-        while start < total:
-            stop = min(start + CHUNK_ROWS, total)
-            self.range_rows = stop - start
-            self.now = timezone.now()
-            if workers == 1:
+        self._sequences()  # once, before the threads use them
+        self._statistics()
+        self._staging_create()
+        bounds = [
+            (start, min(start + CHUNK_ROWS, total)) for start in range(job.processed_rows, total, CHUNK_ROWS)
+        ]
+        if workers == 1:
+            for start, stop in bounds:
+                self._on(Range(start, stop, 0, timezone.now()))
                 with tenant_context(job.organization_id), connection.cursor() as cursor:
                     self._settings(cursor)
-                    cursor.execute(f"TRUNCATE {self.rows}, {self.ids}")
-                    self._typed(cursor, 0, start=start, stop=stop, parts=1)
-                    self._companies(cursor)
+                    self._prepare(cursor, 1)
                     counts = self._partition(cursor, 0)
                     self._progress_save(counts, stop)
                     committing = time.monotonic()
                 self._time_add("commit", committing)
-            else:
-                with connection.cursor() as cursor:
-                    cursor.execute(f"TRUNCATE {self.rows}, {self.ids}")
-                self._parallel(workers, partial(self._typed, start=start, stop=stop, parts=workers))
-                with tenant_context(job.organization_id), connection.cursor() as cursor:
-                    self._settings(cursor)
-                    self._companies(cursor)
-                results = self._parallel(workers, self._partition)
-                counts = {key: sum(r[key] for r in results) for key in results[0]}
-                with tenant_context(job.organization_id):
-                    self._progress_save(counts, stop)
-            if self.progress is not None:
-                self.progress(stop - start)
-            if self.first_range and stop < total:
-                # To statistics that have not seen an organization it looks empty, and every index leading
-                # with organization_id (which row-level security adds to each query) then looks as cheap as
-                # the one that seeks a key: a lookup by id or email could walk the organization's rows for
-                # each row imported. Analyzed once its first range is in, when more follow (its companies: in
-                # phase B); ANALYZE reads a sample of the whole table, every tenant's, so small files skip it.
-                with connection.cursor() as cursor:
-                    self._timed(cursor, "analyze tables", "ANALYZE leads_contact, leads_lead")
-                self.first_range = False
-            start = stop
+                self._range_done(stop, total)
+        else:
+            self._pipelined(bounds, total, workers)
         self._search_index_merge()
+
+    def _pipelined(self, bounds: list[tuple[int, int]], total: int, workers: int) -> None:
+        """Each range is typed and its companies stored (phases A and B) while the range before it
+        stores its contacts and leads (phase C), in the other slot's tables: B runs on one connection,
+        and the CPU it leaves idle goes to the range in C. The first range's successor waits until the
+        first is in and the statistics know the organization (see _range_done)."""
+        organization_id = self.job.organization_id
+        ranges = [
+            Range(start, stop, n % len(SLOTS), timezone.now()) for n, (start, stop) in enumerate(bounds)
+        ]
+        if ranges:
+            self._prepared(ranges[0], workers)
+        for n, current in enumerate(ranges):
+            following = ranges[n + 1] if n + 1 < len(ranges) else None
+            ahead: threading.Thread | None = None
+            failures: list[BaseException] = []
+            if following is not None and not self.first_range:
+                ahead = threading.Thread(
+                    target=self._prepared, args=(following, workers, failures), name="import-next"
+                )
+                ahead.start()
+            try:
+                results = self._parallel(workers, self._partition, current)
+            finally:
+                if ahead is not None:
+                    ahead.join()
+            if failures:
+                raise failures[0]
+            counts = {key: sum(r[key] for r in results) for key in results[0]}
+            with tenant_context(organization_id):
+                self._progress_save(counts, current.stop)
+            self._range_done(current.stop, total)
+            if following is not None and ahead is None:
+                self._prepared(following, workers)
+
+    def _prepared(self, work_range: Range, workers: int, failures: list[BaseException] | None = None) -> None:
+        """Phases A and B of a range, in this thread (and A's workers)."""
+        self._on(work_range)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(self._sql("TRUNCATE imp_rows, imp_ids"))
+            self._parallel(workers, partial(self._typed, parts=workers), work_range)
+            with tenant_context(self.job.organization_id), connection.cursor() as cursor:
+                self._settings(cursor)
+                self._companies(cursor)
+        except BaseException as exc:
+            if failures is None:
+                raise
+            failures.append(exc)
+        finally:
+            if failures is not None:
+                connections.close_all()
+
+    def _prepare(self, cursor: Any, parts: int) -> None:
+        """Phases A and B of this thread's range on one connection."""
+        cursor.execute(self._sql("TRUNCATE imp_rows, imp_ids"))
+        self._typed(cursor, 0, parts=parts)
+        self._companies(cursor)
+
+    def _range_done(self, stop: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(self.current.rows)
+        if self.first_range and stop < total:
+            # To statistics that have not seen an organization it looks empty, and every index leading
+            # with organization_id (which row-level security adds to each query) then looks as cheap as
+            # the one that seeks a key: a lookup by id or email could walk the organization's rows for
+            # each row imported. Analyzed once its first range is in, when more follow (its companies: in
+            # phase B); ANALYZE reads a sample of the whole table, every tenant's, so small files skip it.
+            with connection.cursor() as cursor:
+                self._timed(cursor, "analyze tables", "ANALYZE leads_contact, leads_lead")
+        self.first_range = False
 
     def _progress_save(self, counts: dict[str, int], stop: int) -> None:
         ImportJob.objects.filter(pk=self.job.pk).update(
@@ -251,9 +352,9 @@ class PostgresImport(Loader):
         # from the last range whose progress survived, which the same transaction wrote.
         cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         # New search-index entries wait in the index's pending list; _search_index_merge merges them.
-        cursor.execute("SELECT set_config('gin_pending_list_limit', '1048576', true)")
+        cursor.execute("SELECT set_config('gin_pending_list_limit', '65536', true)")
 
-    def _parallel(self, workers: int, work: Callable[[Any, int], Any]) -> list[Any]:
+    def _parallel(self, workers: int, work: Callable[[Any, int], Any], work_range: Range) -> list[Any]:
         """`work(cursor, part)` for each partition in its own thread, connection and tenant transaction;
         the first failure is raised once every thread has finished."""
         results: list[Any] = [None] * workers
@@ -261,6 +362,7 @@ class PostgresImport(Loader):
         organization_id = self.job.organization_id
 
         def target(part: int) -> None:
+            self._on(work_range)
             try:
                 with connection.cursor() as cursor:
                     temp_buffers_raise(cursor, "256MB")
@@ -275,7 +377,8 @@ class PostgresImport(Loader):
                 connections.close_all()
 
         threads = [
-            threading.Thread(target=target, args=(part,), name=f"import-{part}") for part in range(workers)
+            threading.Thread(target=target, args=(part,), name=f"import-{work_range.slot}-{part}")
+            for part in range(workers)
         ]
         for thread in threads:
             thread.start()
@@ -291,34 +394,54 @@ class PostgresImport(Loader):
             cursor.execute("SELECT to_regclass(%s)", [SEARCH_INDEX])
             if cursor.fetchone()[0] is not None:
                 cursor.execute(f"SELECT gin_clean_pending_list('{SEARCH_INDEX}'::regclass)")
-        self.timings["search index"] = time.monotonic() - began
+        self._time_add("search index", began)
 
     def _timed(self, cursor: Any, name: str, sql: str, params: dict[str, Any] | None = None) -> int:
         began = time.monotonic()
+        staging = sql.startswith("ANALYZE imp_")
+        if staging:
+            # The planner needs the staging tables' sizes and rough distinct counts, not fine histograms:
+            # a tenth of the usual sample gives them for a tenth of the work.
+            cursor.execute("SELECT set_config('default_statistics_target', '10', true)")
         cursor.execute(self._sql(sql), params or {})
+        count = int(cursor.rowcount or 0)
+        if staging:
+            cursor.execute("SELECT set_config('default_statistics_target', %s, true)", [self._statistics()])
         self._time_add(name, began)
-        return int(cursor.rowcount or 0)
+        return count
+
+    def _statistics(self) -> str:
+        if self.statistics_target is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reset_val FROM pg_settings WHERE name = 'default_statistics_target'")
+                self.statistics_target = str(cursor.fetchone()[0])
+        return self.statistics_target
 
     def _time_add(self, name: str, began: float) -> None:
         elapsed = time.monotonic() - began
         with _TIMINGS_LOCK:
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
 
-    def _rows_table_create(self) -> None:
+    def _staging_create(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.rows}, {self.ids}")
-            cursor.execute(
-                self._sql(f"CREATE UNLOGGED TABLE {self.rows} AS {self._rows_sql()} WITH NO DATA"),
-                {"start": 0, "stop": 0, "part": 0, "parts": 1, "org": self.job.organization_id},
-            )
-            cursor.execute(f"CREATE UNLOGGED TABLE {self.ids} (rn bigint, contact_id bigint, lead_id bigint)")
+            cursor.execute(f"DROP TABLE IF EXISTS {self._staging_all()}")
+            for slot in SLOTS:
+                self._on(Range(0, 0, slot, timezone.now()))
+                cursor.execute(
+                    self._sql(f"CREATE UNLOGGED TABLE imp_rows AS {self._rows_sql()} WITH NO DATA"),
+                    {"start": 0, "stop": 0, "part": 0, "parts": 1, "org": self.job.organization_id},
+                )
+                cursor.execute(
+                    self._sql("CREATE UNLOGGED TABLE imp_ids (rn bigint, contact_id bigint, lead_id bigint)")
+                )
 
-    def _rows_sql(self) -> str:
-        spec = self.spec
-        standard = spec.standard
+    def _identity(self, value: Callable[[int], str]) -> tuple[str, str, str | None]:
+        """The row's identity (its email, else a stand-in address), its email cell and its external id
+        cell, each read through `value` (a cell index to SQL)."""
+        standard = self.spec.standard
         email_index, external_index = standard.get("email"), standard.get("external_id")
-        email = trimmed(email_index) if email_index is not None else "''"
-        external = trimmed(external_index) if external_index is not None else None
+        email = value(email_index) if email_index is not None else "''"
+        external = value(external_index) if external_index is not None else None
         if external is not None:
             token = f"lower({external})"
             simple = (
@@ -337,7 +460,15 @@ class PostgresImport(Loader):
             identity = f"CASE WHEN {email} <> '' THEN {email} ELSE {placeholder} END"
         else:
             identity = placeholder
-        errors = ["bad", *sql_email_errors(email, external, email_index is not None, external is not None)]
+        return identity, email, external
+
+    def _rows_sql(self) -> str:
+        spec = self.spec
+        standard = spec.standard
+        identity, email, external = self._identity(trimmed)
+        # The partition is chosen before any other cell is trimmed: each worker reads the whole range.
+        partition_identity, _, _ = self._identity(cell)
+        errors = ["bad", *sql_email_errors(email, external, "email" in standard, external is not None)]
         selects = [f"{identity} AS email"]
         for target in CONTACT_COLUMNS:
             value = trimmed(standard[target]) if target in standard else "''"
@@ -371,6 +502,13 @@ class PostgresImport(Loader):
         else:
             selects += ["'cold' AS stage", "'' AS stage_raw"]
         error_array = f"array_remove(ARRAY[{', '.join(errors)}]::text[], NULL)"
+        # The key phase B groups the range's companies by, and the contacts find theirs by.
+        company_key = (
+            "CASE WHEN e.company_domain <> '' THEN 'd:' || e.company_domain "
+            "WHEN e.company <> '' THEN 'n:' || lower(e.company) END"
+            if spec.has_company
+            else "NULL::text"
+        )
         cells = ", ".join(f"{cell(i)} AS v{i}" for i in range(self.columns))
         not_blank = f"{_grouped('concat', [f'v{i}' for i in range(self.columns)])} <> ''"
         # OFFSET 0 fences keep PostgreSQL from inlining the subqueries: every cell is trimmed once, and
@@ -379,41 +517,37 @@ class PostgresImport(Loader):
             SELECT s.*,
                    CASE WHEN s.ok THEN row_number() OVER (PARTITION BY s.ok, s.email_norm ORDER BY s.rn) END
                        AS occ,
-                   %(part)s::int AS part,
-                   NULL::bigint AS company_id, NULL::bigint AS contact_id, NULL::boolean AS created,
-                   -- Whether the email is stored already (one index probe, while the partitions type
-                   -- their rows in parallel): the rows of new emails get their ids in phase B.
-                   CASE WHEN s.ok THEN (
-                       SELECT c.id FROM leads_contact c
-                       WHERE c.organization_id = %(org)s AND c.email_normalized = s.email_norm LIMIT 1
-                   ) END AS stored_id
+                   %(part)s::int AS part
             FROM (
                 -- email_norm is a plain column (fenced by OFFSET 0) by the time the probe above compares it:
                 -- under row-level security an index serves only comparisons free of non-leakproof
                 -- functions such as lower().
-                SELECT e.*, lower(e.email) AS email_norm, cardinality(e.errors) = 0 AS ok FROM (
+                SELECT e.*, lower(e.email) AS email_norm, cardinality(e.errors) = 0 AS ok,
+                       {company_key} AS company_key FROM (
                     SELECT rn, {", ".join(selects)}, {error_array} AS errors
                     FROM (
-                        SELECT rn, bad, {cells} FROM imp_raw WHERE rn > %(start)s AND rn <= %(stop)s OFFSET 0
+                        SELECT rn, bad, {cells} FROM imp_raw
+                        WHERE rn > %(start)s AND rn <= %(stop)s
+                          AND (%(parts)s = 1 OR
+                               mod(abs(hashtext(lower({partition_identity}))::bigint), %(parts)s) = %(part)s)
+                        OFFSET 0
                     ) t
                     WHERE {not_blank}
-                      AND (%(parts)s = 1
-                           OR mod(abs(hashtext(lower({identity}))::bigint), %(parts)s) = %(part)s)
                     OFFSET 0
                 ) e
                 OFFSET 0
             ) s"""
 
     def _params(self, **extra: Any) -> dict[str, Any]:
-        return {"org": self.job.organization_id, "now": self.now, "job": self.job.pk, **extra}
+        return {"org": self.job.organization_id, "now": self.current.now, "job": self.job.pk, **extra}
 
-    def _typed(self, cursor: Any, part: int, *, start: int, stop: int, parts: int) -> None:
+    def _typed(self, cursor: Any, part: int, *, parts: int) -> None:
         """Phase A: the range's rows of partition `part`, trimmed, typed and checked."""
         self._timed(
             cursor,
             "rows",
             f"INSERT INTO imp_rows {self._rows_sql()}",
-            self._params(start=start, stop=stop, part=part, parts=parts),
+            self._params(start=self.current.start, stop=self.current.stop, part=part, parts=parts),
         )
 
     def _companies(self, cursor: Any) -> None:
@@ -422,15 +556,14 @@ class PostgresImport(Loader):
         inserts still number them as the file runs (a file in time order keeps it in (created_at, id))."""
         # The staging tables get statistics only from ANALYZE; without them the joins below become
         # nested loops over the whole range.
-        self._timed(
-            cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, part, company, company_domain)"
-        )
+        self._timed(cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, part, company_key)")
         if self.spec.has_company:
-            cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
-            for name, sql in COMPANY_STEPS:
+            cursor.execute(self._sql(f"DROP TABLE IF EXISTS {CHUNK_TABLES}, imp_company"))
+            steps = [("collect", company_collect_sql(self.spec)), *COMPANY_STEPS]
+            for name, sql in steps:
                 self._timed(cursor, f"companies {name}", sql, self._params())
             cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
-            if self.first_range and self.range_rows >= ANALYZE_AFTER_ROWS:  # see run()
+            if self.first_range and self.current.rows >= ANALYZE_AFTER_ROWS:  # see _range_done()
                 self._timed(cursor, "analyze tables", "ANALYZE leads_company")
         self._timed(cursor, "ids", IDS_SQL, self._params())
         self._timed(cursor, "analyze", "ANALYZE imp_ids")
@@ -442,17 +575,14 @@ class PostgresImport(Loader):
         cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         cursor.execute(self._sql("SELECT coalesce(max(occ), 0) FROM imp_rows WHERE part = %(part)s"), params)
         passes = int(cursor.fetchone()[0])
+        cursor.execute(
+            "CREATE TEMP TABLE imp_up (id bigint, email_normalized text, inserted boolean, occ int) "
+            "ON COMMIT DROP"
+        )
+        contacts = contacts_sql(self.spec.has_company)
         for occurrence in range(1, passes + 1):
-            self._timed(
-                cursor,
-                "contacts",
-                "CREATE TEMP TABLE imp_up (id bigint, email_normalized text, inserted boolean) ON COMMIT DROP"
-                if occurrence == 1
-                else "TRUNCATE imp_up",
-            )
-            self._timed(cursor, "contacts", CONTACTS_SQL, {**params, "occ": occurrence})
-            self._timed(cursor, "contacts", "ANALYZE imp_up")
-            self._timed(cursor, "contacts link", CONTACTS_LINK_SQL, {**params, "occ": occurrence})
+            self._timed(cursor, "contacts", contacts, {**params, "occ": occurrence})
+        self._timed(cursor, "contacts", "ANALYZE imp_up")
         reason_file = sql_literal(f"Imported from {job.file_name}"[:500])
         if self.spec.stage_column is not None:
             header = self.spec.headers[self.spec.stage_column]
@@ -466,9 +596,10 @@ class PostgresImport(Loader):
         lead_params = {**params, "user": job.created_by_id, "channel": Channel.IMPORT}
         leads = 0
         for name, sql in LEADS_STEPS:
-            count = self._timed(cursor, name, sql.format(reason=reason), lead_params)
-            if name == "stage changes":
-                leads = count
+            for which in (LEADS_OF_STORED, LEADS_OF_NEW) if name == "leads" else ("",):
+                count = self._timed(cursor, name, sql.format(reason=reason, which=which), lead_params)
+                if name == "leads":
+                    leads += count
         headers = self.spec.headers
         pairs = []
         for index, header in enumerate(headers):
@@ -496,55 +627,70 @@ class PostgresImport(Loader):
             params,
         )
         cursor.execute(
-            self._sql(
-                "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created), "
-                "count(*) FILTER (WHERE cardinality(errors) > 0) FROM imp_rows WHERE part = %(part)s"
-            ),
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM imp_up"
+        )
+        created, updated = cursor.fetchone()
+        cursor.execute(
+            self._sql("SELECT count(*) FROM imp_rows WHERE part = %(part)s AND cardinality(errors) > 0"),
             params,
         )
-        created, updated, rejected = cursor.fetchone()
+        rejected = cursor.fetchone()[0]
         # ON COMMIT DROP does not fire when the range runs inside an enclosing transaction (a savepoint).
         cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
         return {"created": created, "updated": updated, "rejected": rejected, "leads": leads}
 
 
-COMPANY_KEY = (
-    "CASE WHEN {t}.company_domain <> '' THEN 'd:' || {t}.company_domain ELSE 'n:' || lower({t}.company) END"
-)
-
 # Companies named by the chunk's rows, matched and created as companies_bulk_upsert does: by domain, else
 # by name among companies without another domain; the first row names a new company (its domain when it
 # has no name), the last non-blank industry and country win.
+COMPANY_LASTS = ("company_industry", "company_country")
+
+
+def company_collect_sql(spec: ImportSpec) -> str:
+    """Each company the range's rows name, once, with what its first row says of it (and the last
+    non-blank industry and country, when the file has those columns)."""
+    columns = [c for c in COMPANY_LASTS if c in spec.standard]
+    lasts = {c: f"coalesce(l.{c}, '')" if c in columns else "''::text" for c in COMPANY_LASTS}
+    join = ""
+    if columns:
+        aggregates = ", ".join(
+            f"(array_agg(r.{c} ORDER BY r.rn DESC) FILTER (WHERE r.{c} <> ''))[1] AS {c}" for c in columns
+        )
+        join = f"""
+        LEFT JOIN (
+            SELECT r.company_key AS key, {aggregates}
+            FROM imp_rows r
+            WHERE cardinality(r.errors) = 0 AND r.company_key IS NOT NULL
+            GROUP BY 1
+        ) l ON l.key = f.key"""
+    return f"""
+        CREATE UNLOGGED TABLE imp_company AS
+        SELECT f.key, f.name, f.match_name, f.domain, {lasts["company_industry"]} AS industry,
+               {lasts["company_country"]} AS country, NULL::bigint AS id, NULL::text AS stored_name
+        FROM (
+            SELECT DISTINCT ON (r.company_key) r.company_key AS key,
+                   CASE WHEN r.company <> '' THEN r.company ELSE r.company_domain END AS name,
+                   r.company AS match_name, r.company_domain AS domain
+            FROM imp_rows r
+            WHERE cardinality(r.errors) = 0 AND r.company_key IS NOT NULL
+            ORDER BY r.company_key, r.rn
+        ) f{join}"""
+
+
 COMPANY_STEPS: list[tuple[str, str]] = [
-    (
-        "collect",
-        f"""
-        CREATE TEMP TABLE imp_co ON COMMIT DROP AS
-        SELECT {COMPANY_KEY.format(t="r")} AS key,
-               (array_agg(CASE WHEN r.company <> '' THEN r.company ELSE r.company_domain END
-                           ORDER BY r.rn))[1] AS name,
-               (array_agg(r.company ORDER BY r.rn))[1] AS match_name,
-               (array_agg(r.company_domain ORDER BY r.rn))[1] AS domain,
-               coalesce((array_agg(r.company_industry ORDER BY r.rn DESC)
-                   FILTER (WHERE r.company_industry <> ''))[1], '') AS industry,
-               coalesce((array_agg(r.company_country ORDER BY r.rn DESC)
-                   FILTER (WHERE r.company_country <> ''))[1], '') AS country,
-               NULL::bigint AS id
-        FROM imp_rows r
-        WHERE cardinality(r.errors) = 0 AND (r.company <> '' OR r.company_domain <> '')
-        GROUP BY 1""",
-    ),
-    ("analyze", "ANALYZE imp_co"),
+    ("analyze", "ANALYZE imp_company"),
     (
         "match by domain",
-        "UPDATE imp_co t SET id = c.id FROM leads_company c WHERE t.domain <> '' AND c.domain = t.domain",
+        """
+        UPDATE imp_company t SET id = c.id FROM leads_company c
+        WHERE t.domain <> '' AND c.domain = t.domain""",
     ),
     (
         "match by name",
         """
-        UPDATE imp_co t SET id = m.id FROM (
+        UPDATE imp_company t SET id = m.id FROM (
             SELECT t2.key, min(c.id) AS id
-            FROM imp_co t2 JOIN leads_company c ON c.name_key = lower(t2.match_name)
+            FROM imp_company t2 JOIN leads_company c ON c.name_key = lower(t2.match_name)
             WHERE t2.id IS NULL AND t2.match_name <> '' AND (c.domain = '' OR c.domain = t2.domain)
             GROUP BY t2.key
         ) m
@@ -559,7 +705,7 @@ COMPANY_STEPS: list[tuple[str, str]] = [
                                        annual_revenue, country, custom, created_at, updated_at)
             SELECT %(org)s, left(t.name, 200), t.domain, t.industry, NULL, NULL, t.country, '{}'::jsonb,
                    %(now)s, %(now)s
-            FROM imp_co t WHERE t.id IS NULL
+            FROM imp_company t WHERE t.id IS NULL
             RETURNING id, domain, name_key
         )
         INSERT INTO imp_co_new SELECT id, domain, name_key FROM ins""",
@@ -568,13 +714,13 @@ COMPANY_STEPS: list[tuple[str, str]] = [
     (
         "link new by domain",
         """
-        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        UPDATE imp_company t SET id = n.id FROM imp_co_new n
         WHERE t.id IS NULL AND t.domain <> '' AND n.domain = t.domain""",
     ),
     (
         "link new by name",
         """
-        UPDATE imp_co t SET id = n.id FROM imp_co_new n
+        UPDATE imp_company t SET id = n.id FROM imp_co_new n
         WHERE t.id IS NULL AND t.domain = '' AND n.domain = '' AND n.name_key = lower(left(t.name, 200))""",
     ),
     (
@@ -585,27 +731,23 @@ COMPANY_STEPS: list[tuple[str, str]] = [
             industry = CASE WHEN t.industry <> '' THEN t.industry ELSE c.industry END,
             country = CASE WHEN t.country <> '' THEN t.country ELSE c.country END,
             updated_at = %(now)s
-        FROM imp_co t
+        FROM imp_company t
         WHERE c.id = t.id AND c.created_at <> %(now)s
           AND ((c.domain = '' AND t.domain <> '') OR (t.industry <> '' AND t.industry <> c.industry)
                OR (t.country <> '' AND t.country <> c.country))""",
     ),
-    (
-        "link",
-        f"""
-        UPDATE imp_rows r SET company_id = t.id FROM imp_co t
-        WHERE cardinality(r.errors) = 0 AND t.key = {COMPANY_KEY.format(t="r")}""",
-    ),
+    # The name each company has now, for the contacts' search text.
+    ("names", "UPDATE imp_company t SET stored_name = c.name FROM leads_company c WHERE c.id = t.id"),
 ]
 
-# Ids for the range's new contacts (the first row of an email not yet stored) and their first leads, in
-# file order, in a narrow table beside the rows. A contact stored meanwhile by someone else makes its row
-# an update; its ids go unused.
+# Ids for the contacts the range may create (the first row of each email) and their first leads, in file
+# order, in a narrow table beside the rows. The row of an email stored already is an update: its ids go
+# unused, which costs less than looking every email up beforehand (and a sequence has ids to spare).
 IDS_SQL = """
     INSERT INTO imp_ids (rn, contact_id, lead_id)
-    SELECT o.rn, nextval(pg_get_serial_sequence('leads_contact', 'id')),
-           nextval(pg_get_serial_sequence('leads_lead', 'id'))
-    FROM (SELECT rn FROM imp_rows WHERE occ = 1 AND stored_id IS NULL ORDER BY rn OFFSET 0) o"""
+    SELECT o.rn, nextval(SEQ_CONTACT),
+           nextval(SEQ_LEAD)
+    FROM (SELECT rn FROM imp_rows WHERE occ = 1 ORDER BY rn OFFSET 0) o"""
 
 _FILL = ", ".join(
     f"{c} = CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE leads_contact.{c} END"
@@ -620,17 +762,28 @@ def _merged(column: str) -> str:
     )
 
 
-CONTACTS_SQL = f"""
+def contacts_sql(has_company: bool) -> str:
+    """One occurrence pass of a partition's contacts (rows with occ = %(occ)s): upserted by email, each
+    row's contact id and whether it was inserted kept in imp_up."""
+    if has_company:
+        company_join, company_id, company_name = (
+            "LEFT JOIN imp_company t ON t.key = r.company_key",
+            "t.id",
+            "t.stored_name",
+        )
+    else:
+        company_join, company_id, company_name = "", "NULL::bigint", "NULL::text"
+    return f"""
     WITH up AS (
         INSERT INTO leads_contact (id, organization_id, email, email_normalized, {", ".join(CONTACT_COLUMNS)},
                                    company_id, custom, search_text, created_at, updated_at)
-        SELECT coalesce(i.contact_id, nextval(pg_get_serial_sequence('leads_contact', 'id'))), %(org)s,
-               r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, r.company_id,
+        SELECT coalesce(i.contact_id, nextval(SEQ_CONTACT)), %(org)s,
+               r.email, r.email_norm, {", ".join(f"r.{c}" for c in CONTACT_COLUMNS)}, {company_id},
                r.custom,
                left(lower(concat_ws(' ', nullif(r.first_name, ''), nullif(r.last_name, ''), r.email_norm,
-                    (SELECT nullif(c.name, '') FROM leads_company c WHERE c.id = r.company_id))), 700),
+                    nullif({company_name}, ''))), 700),
                %(now)s, %(now)s
-        FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn
+        FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn {company_join}
         WHERE r.part = %(part)s AND r.occ = %(occ)s
         ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
             {_FILL},
@@ -646,10 +799,19 @@ CONTACTS_SQL = f"""
             updated_at = EXCLUDED.updated_at
         RETURNING id, email_normalized, (xmax = 0) AS inserted
     )
-    INSERT INTO imp_up SELECT id, email_normalized, inserted FROM up"""
-CONTACTS_LINK_SQL = """
-    UPDATE imp_rows r SET contact_id = u.id, created = u.inserted
-    FROM imp_up u WHERE r.part = %(part)s AND r.occ = %(occ)s AND r.email_norm = u.email_normalized"""
+    INSERT INTO imp_up SELECT id, email_normalized, inserted, %(occ)s FROM up"""
+
+
+# Which contacts get a first lead: the ones stored before this range only if they have none yet (ordered
+# by journey so that only lead_unique_journey answers without a sort: where the statistics do not know
+# the organization yet, every index leading with organization_id looks as cheap, and one that cannot seek
+# the contact would walk all of the organization's leads for each row), first, so that the probe never
+# walks the leads of this range; the ones this range created cannot have any, and need no probe.
+LEADS_OF_STORED = """NOT f.new_contact
+              AND (SELECT l.id FROM leads_lead l
+                   WHERE l.organization_id = %(org)s AND l.contact_id = f.contact_id
+                   ORDER BY l.journey LIMIT 1) IS NULL"""
+LEADS_OF_NEW = "f.new_contact"
 
 # A first journey for contacts without any lead, in the stage of their first row in the chunk. Each step
 # materialises what the next joins, with statistics, so the planner hashes instead of looping.
@@ -658,14 +820,18 @@ LEADS_STEPS: list[tuple[str, str]] = [
         "leads firsts",
         """
         CREATE TEMP TABLE imp_first ON COMMIT DROP AS
-        SELECT DISTINCT ON (r.contact_id) r.contact_id, r.stage, r.stage_raw, i.lead_id AS new_lead_id
-        FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn
-        WHERE r.part = %(part)s AND r.contact_id IS NOT NULL ORDER BY r.contact_id, r.rn""",
+        SELECT DISTINCT ON (u.id) u.id AS contact_id, r.stage, r.stage_raw, i.lead_id AS new_lead_id,
+               u.inserted AS new_contact
+        FROM imp_rows r JOIN imp_up u ON u.email_normalized = r.email_norm AND u.occ = r.occ
+             LEFT JOIN imp_ids i ON i.rn = r.rn
+        WHERE r.part = %(part)s ORDER BY u.id, r.rn""",
     ),
+    # The statement below joins the leads it inserts back to imp_first, and the planner cannot know how
+    # many it will insert: with the index a low guess costs a probe per lead, not a scan.
+    ("leads analyze", "CREATE INDEX ON imp_first (contact_id)"),
     ("leads analyze", "ANALYZE imp_first"),
-    ("leads new", "CREATE TEMP TABLE imp_new (id bigint, contact_id bigint) ON COMMIT DROP"),
     (
-        "leads insert",
+        "leads",
         """
         WITH new AS (
             INSERT INTO leads_lead (id, organization_id, contact_id, stage, owner_id, score, grade,
@@ -673,28 +839,17 @@ LEADS_STEPS: list[tuple[str, str]] = [
                                     first_touch_campaign_id, first_touch_url, last_touch_at, budget,
                                     authority, need, timing, journey, is_current, stage_changed_at,
                                     created_at, updated_at)
-            SELECT coalesce(f.new_lead_id, nextval(pg_get_serial_sequence('leads_lead', 'id'))), %(org)s,
+            SELECT coalesce(f.new_lead_id, nextval(SEQ_LEAD)), %(org)s,
                    f.contact_id, f.stage, NULL, 0, '', %(channel)s, NULL, NULL, '', NULL, '', NULL,
                    '', '', '', '', 1, true, %(now)s, %(now)s, %(now)s
             FROM imp_first f
-            -- Ordered by journey so that only lead_unique_journey can answer without a sort: for an
-            -- organization the statistics do not know yet (a first import), every index leading with
-            -- organization_id looks as cheap, and one that cannot seek the contact would walk all the
-            -- leads this very statement inserts, for each row.
-            WHERE (SELECT l.id FROM leads_lead l
-                   WHERE l.organization_id = %(org)s AND l.contact_id = f.contact_id
-                   ORDER BY l.journey LIMIT 1) IS NULL
+            WHERE {which}
             RETURNING id, contact_id
         )
-        INSERT INTO imp_new SELECT id, contact_id FROM new""",
-    ),
-    ("leads analyze", "ANALYZE imp_new"),
-    (
-        "stage changes",
-        """
+        -- Each new lead's first stage change: one row per lead, so the statement's count is the leads'.
         INSERT INTO leads_stagechange (organization_id, lead_id, from_stage, to_stage, changed_at,
                                        changed_by_user_id, changed_by_api_key_id, rule, reason)
         SELECT %(org)s, n.id, '', f.stage, %(now)s, %(user)s, NULL, 'import', left({reason}, 2000)
-        FROM imp_new n JOIN imp_first f USING (contact_id)""",
+        FROM new n JOIN imp_first f USING (contact_id)""",
     ),
 ]

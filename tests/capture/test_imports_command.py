@@ -310,6 +310,14 @@ def test_parallel_partitions_give_the_same_rows_as_one_worker(
         return partition(self, cursor, part)
 
     monkeypatch.setattr(loader_pg.PostgresImport, "_partition", spy)
+    prepared_in: list[str] = []
+    prepared = loader_pg.PostgresImport._prepared
+
+    def prepare_spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        prepared_in.append(threading.current_thread().name)
+        prepared(self, *args, **kwargs)
+
+    monkeypatch.setattr(loader_pg.PostgresImport, "_prepared", prepare_spy)
     text = _bulk_csv(600)
     settings.IMPORT_WORKERS = 1
     one = run(org, tmp_path, text, "--custom-fields", "auto", *STAGES, name="one.csv")
@@ -317,7 +325,10 @@ def test_parallel_partitions_give_the_same_rows_as_one_worker(
     seen.clear()
     settings.IMPORT_WORKERS = 2
     two = run(other_org, tmp_path, text, "--custom-fields", "auto", *STAGES, name="two.csv")
-    assert seen == {"import-0", "import-1"}
+    # Two connections per range, the ranges staged in two slots by turns...
+    assert seen == {"import-0-0", "import-0-1", "import-1-0", "import-1-1"}
+    # ...and from the third range on, each range is typed while the one before it is stored.
+    assert prepared_in == [threading.current_thread().name] * 2 + ["import-next"] * 2
     assert {k: one[k] for k in ("created", "updated", "rejected", "leads_created")} == {
         k: two[k] for k in ("created", "updated", "rejected", "leads_created")
     }
@@ -338,3 +349,33 @@ def test_parallel_partitions_give_the_same_rows_as_one_worker(
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'import\\_r%%'")
         assert cursor.fetchone()[0] == 0, "staging tables are dropped after the run"
+
+
+def test_a_company_named_by_several_rows_keeps_its_first_name_and_last_known_details(org, tmp_path):
+    """The first row names a new company; its industry and country are the last non-blank ones in the
+    file; a company already stored keeps its name, and its contacts' search text carries that name."""
+    with tenant_context(org):
+        Company.objects.create(name="Stored Name Ltd", domain="stored.example")
+    text = (
+        "email,company,domain,industry,company_country\n"
+        "a@x.example,Acme,,Software,\n"
+        "b@x.example,ACME,,,Spain\n"
+        "c@x.example,acme,,Retail,\n"
+        "d@x.example,,,Energy,\n"
+        "e@x.example,Other name,stored.example,Banking,\n"
+    )
+    summary = run(org, tmp_path, text, "--map", "company_country=company_country")
+    assert (summary["created"], summary["rejected"]) == (5, 0)
+    with tenant_context(org):
+        acme = Company.objects.get(name_key="acme")
+        assert (acme.name, acme.industry, acme.country) == ("Acme", "Retail", "Spain")
+        stored = Company.objects.get(domain="stored.example")
+        assert (stored.name, stored.industry) == ("Stored Name Ltd", "Banking")
+        contacts = {c.email_normalized: c for c in Contact.objects.select_related("company")}
+        assert {e: contacts[e].company_id for e in ("a@x.example", "b@x.example", "c@x.example")} == {
+            e: acme.pk for e in ("a@x.example", "b@x.example", "c@x.example")
+        }
+        assert contacts["d@x.example"].company_id is None
+        assert contacts["e@x.example"].company_id == stored.pk
+        assert contacts["e@x.example"].search_text == "e@x.example stored name ltd"
+        assert contacts["b@x.example"].search_text == "b@x.example acme"
