@@ -8,15 +8,18 @@ columns that become typed custom fields, and an outcome column mapped to stages;
 an earlier email and 0.5 % carry an invalid one), then imported into a new organization with
 `manage.py import_leads --custom-fields auto --stage-column outcome ...` in its own process. The smallest
 size is the baseline of the same run. Prints one JSON object per line: total seconds, rows per second,
-and the import's counts. `--keep` leaves the organizations in the database.
+the import's counts, and where its time went (seconds per phase, summed over the loader's connections).
+`--keep` leaves the organizations in the database.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -84,12 +87,22 @@ def csv_write(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
+    return manage_run(env, *args).stdout
+
+
+def manage_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+    return result
+
+
+def phases(log: str) -> dict[str, float]:
+    """The loader's seconds per phase (summed over its connections), from the import's log line."""
+    match = re.search(r"Import \d+ phases: (\{.*\})", log)
+    return ast.literal_eval(match.group(1)) if match else {}
 
 
 def main(argv: list[str]) -> int:
@@ -137,7 +150,7 @@ def main(argv: list[str]) -> int:
                 f"admin@{slug}.example",
             )
             began = time.monotonic()
-            out = manage(
+            result = manage_run(
                 env,
                 "import_leads",
                 "--organization",
@@ -154,7 +167,7 @@ def main(argv: list[str]) -> int:
                 "--json",
             )
             wall = time.monotonic() - began
-            summary = json.loads(out.strip().splitlines()[-1])
+            summary = json.loads(result.stdout.strip().splitlines()[-1])
             rate = size / wall
             extra = {
                 "rows": size,
@@ -166,6 +179,8 @@ def main(argv: list[str]) -> int:
                 "file_mb": round(path.stat().st_size / 1e6, 1),
             }
             emit("import_total_seconds", round(wall, 2), "s", **extra)
+            split = phases(result.stderr)
+            emit("import_phase_seconds", round(summary["seconds"], 2), "s", rows=size, phases=split)
             if baseline is None:
                 baseline = rate
                 emit("import_rows_per_second", round(rate), "rows/s", baseline=True, **extra)

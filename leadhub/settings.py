@@ -128,8 +128,12 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # Tests use their own prefix and clear only it, never the rest of a shared Redis database.
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "leadhub-test" if TESTING else "leadhub"),
+            # Tests use their own prefix and clear only it, never the rest of a shared Redis database;
+            # each parallel test worker its own, so that one's clearing never resets another's counters.
+            "KEY_PREFIX": os.environ.get(
+                "CACHE_KEY_PREFIX",
+                f"leadhub-test{os.environ.get('PYTEST_XDIST_WORKER', '')}" if TESTING else "leadhub",
+            ),
         }
     }
 else:

@@ -3,8 +3,10 @@ can be checked anywhere, with an admin in each and API clients for both."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,6 +42,16 @@ def _clear_cache() -> Iterator[None]:
     # Rate-limit counters and lockouts live in the cache; tests must not see each other's.
     clear_test_cache()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate limits count per fixed one-minute window: a test's requests all fall in the middle of one, so
+    that a test which runs across a minute's turn does not see its counter start again."""
+    from leadhub.tenancy import throttling
+
+    middle = (time.time() // throttling.WINDOW_SECONDS + 0.5) * throttling.WINDOW_SECONDS
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: middle))
 
 
 @pytest.fixture
