@@ -271,13 +271,19 @@ class PostgresImport(Loader):
         and the CPU it leaves idle goes to the range in C. The first range's successor waits until the
         first is in and the statistics know the organization (see _range_done)."""
         organization_id = self.job.organization_id
-        ranges = [
-            Range(start, stop, n % len(SLOTS), timezone.now()) for n, (start, stop) in enumerate(bounds)
-        ]
-        if ranges:
-            self._prepared(ranges[0], workers)
-        for n, current in enumerate(ranges):
-            following = ranges[n + 1] if n + 1 < len(ranges) else None
+
+        def made(n: int) -> Range | None:
+            """Range n, stamped when its preparation starts."""
+            if n >= len(bounds):
+                return None
+            return Range(bounds[n][0], bounds[n][1], n % len(SLOTS), timezone.now())
+
+        current = made(0)
+        if current is not None:
+            self._prepared(current, workers)
+        for n in range(len(bounds)):
+            assert current is not None
+            following = made(n + 1)
             ahead: threading.Thread | None = None
             failures: list[BaseException] = []
             if following is not None and not self.first_range:
@@ -290,14 +296,15 @@ class PostgresImport(Loader):
             finally:
                 if ahead is not None:
                     ahead.join()
-            if failures:
-                raise failures[0]
             counts = {key: sum(r[key] for r in results) for key in results[0]}
             with tenant_context(organization_id):
                 self._progress_save(counts, current.stop)
+            if failures:  # the stored range counts as done: a run started again resumes after it
+                raise failures[0]
             self._range_done(current.stop, total)
             if following is not None and ahead is None:
                 self._prepared(following, workers)
+            current = following
 
     def _prepared(self, work_range: Range, workers: int, failures: list[BaseException] | None = None) -> None:
         """Phases A and B of a range, in this thread (and A's workers)."""

@@ -379,3 +379,36 @@ def test_a_company_named_by_several_rows_keeps_its_first_name_and_last_known_det
         assert contacts["e@x.example"].company_id == stored.pk
         assert contacts["e@x.example"].search_text == "e@x.example stored name ltd"
         assert contacts["b@x.example"].search_text == "b@x.example acme"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_range_failing_ahead_leaves_the_stored_ranges_counted(org, tmp_path, settings, monkeypatch):
+    """When the range prepared ahead fails, the range stored meanwhile still counts as done: the job
+    fails with its progress at the end of that range, and no staging table is left behind."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the overlapping ranges run on PostgreSQL")
+    from leads.imports import loader_pg
+
+    monkeypatch.setattr(loader_pg, "CHUNK_ROWS", 150)
+    settings.IMPORT_WORKERS = 2
+    companies = loader_pg.PostgresImport._companies
+
+    def failing(self: Any, cursor: Any) -> None:
+        if self.current.start == 450:
+            raise RuntimeError("lost the connection")
+        companies(self, cursor)
+
+    monkeypatch.setattr(loader_pg.PostgresImport, "_companies", failing)
+    with pytest.raises(RuntimeError, match="lost the connection"):
+        run(org, tmp_path, _bulk_csv(600), "--custom-fields", "auto", *STAGES)
+    with tenant_context(org):
+        job = ImportJob.objects.get()
+        # Range 450-600 failed while range 300-450 was stored; 300-450 is in, the job says so.
+        assert (job.status, job.processed_rows) == ("failed", 450)
+        assert "lost the connection" in job.error
+        assert Lead.objects.count() == job.leads_created > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'import\\_%%'")
+        assert cursor.fetchone()[0] == 0
