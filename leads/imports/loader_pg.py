@@ -792,6 +792,9 @@ def contacts_sql(has_company: bool) -> str:
                %(now)s, %(now)s
         FROM imp_rows r LEFT JOIN imp_ids i ON i.rn = r.rn {company_join}
         WHERE r.part = %(part)s AND r.occ = %(occ)s
+        -- In email order the range's keys reach the unique email index as one sweep over its leaves,
+        -- not at random (the ids, taken in file order, keep the file's order).
+        ORDER BY r.email_norm
         ON CONFLICT (organization_id, email_normalized) DO UPDATE SET
             {_FILL},
             company_id = coalesce(EXCLUDED.company_id, leads_contact.company_id),
