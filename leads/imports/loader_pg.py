@@ -8,7 +8,8 @@
       row_clean), the identity email, its partition (a hash of the email) and its occurrence number among
       the range's rows with the same email;
    B. companies, for the whole range in file order: matched by domain, else by name, as
-      `companies_bulk_upsert` does; new ones inserted;
+      `companies_bulk_upsert` does; new ones inserted; ids for the contacts and leads the range may
+      create, taken in file order;
    C. per partition: contacts by INSERT ... ON CONFLICT (organization, email_normalized) DO UPDATE, one
       statement per occurrence number (a statement may not touch a row twice), filling in without
       blanking known values, custom values merged (`contacts_bulk_upsert` semantics, rows in file order);
@@ -16,10 +17,11 @@
       refused rows into ImportRejection.
    Every occurrence of an email falls in the same partition, so partitions never touch the same contact
    or lead: phases A and C run in IMPORT_WORKERS threads, each with its own connection and transaction,
-   while B, which several partitions share, runs alone between them. Inside an enclosing transaction (a
-   test case) one worker runs every phase on the caller's connection.
-3. The contacts' trigram search index takes the range's new entries in its pending list and merges them
-   once at the end (gin_clean_pending_list), instead of once every few thousand rows.
+   while B, which several partitions share, runs alone between them. From the second range on, a range's
+   A and B run while the range before it is in C, in the other of two sets of staging tables (SLOTS).
+   Inside an enclosing transaction (a test case) one worker runs every phase on the caller's connection.
+3. The contacts' trigram search index takes new entries in its pending list, merged every 64 MB and once
+   at the end (gin_clean_pending_list), instead of once every few thousand rows.
 """
 
 from __future__ import annotations
@@ -288,7 +290,7 @@ class PostgresImport(Loader):
             failures: list[BaseException] = []
             if following is not None and not self.first_range:
                 ahead = threading.Thread(
-                    target=self._prepared, args=(following, workers, failures), name="import-next"
+                    target=self._prepared_ahead, args=(following, workers, failures), name="import-next"
                 )
                 ahead.start()
             try:
@@ -306,23 +308,24 @@ class PostgresImport(Loader):
                 self._prepared(following, workers)
             current = following
 
-    def _prepared(self, work_range: Range, workers: int, failures: list[BaseException] | None = None) -> None:
+    def _prepared(self, work_range: Range, workers: int) -> None:
         """Phases A and B of a range, in this thread (and A's workers)."""
         self._on(work_range)
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql("TRUNCATE imp_rows, imp_ids"))
+        self._parallel(workers, partial(self._typed, parts=workers), work_range)
+        with tenant_context(self.job.organization_id), connection.cursor() as cursor:
+            self._settings(cursor)
+            self._companies(cursor)
+
+    def _prepared_ahead(self, work_range: Range, workers: int, failures: list[BaseException]) -> None:
+        """_prepared in a thread of its own: its failure is kept for the caller to raise."""
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(self._sql("TRUNCATE imp_rows, imp_ids"))
-            self._parallel(workers, partial(self._typed, parts=workers), work_range)
-            with tenant_context(self.job.organization_id), connection.cursor() as cursor:
-                self._settings(cursor)
-                self._companies(cursor)
-        except BaseException as exc:
-            if failures is None:
-                raise
+            self._prepared(work_range, workers)
+        except BaseException as exc:  # re-raised by _pipelined
             failures.append(exc)
         finally:
-            if failures is not None:
-                connections.close_all()
+            connections.close_all()
 
     def _prepare(self, cursor: Any, parts: int) -> None:
         """Phases A and B of this thread's range on one connection."""
@@ -526,9 +529,6 @@ class PostgresImport(Loader):
                        AS occ,
                    %(part)s::int AS part
             FROM (
-                -- email_norm is a plain column (fenced by OFFSET 0) by the time the probe above compares it:
-                -- under row-level security an index serves only comparisons free of non-leakproof
-                -- functions such as lower().
                 SELECT e.*, lower(e.email) AS email_norm, cardinality(e.errors) = 0 AS ok,
                        {company_key} AS company_key FROM (
                     SELECT rn, {", ".join(selects)}, {error_array} AS errors
@@ -752,8 +752,7 @@ COMPANY_STEPS: list[tuple[str, str]] = [
 # unused, which costs less than looking every email up beforehand (and a sequence has ids to spare).
 IDS_SQL = """
     INSERT INTO imp_ids (rn, contact_id, lead_id)
-    SELECT o.rn, nextval(SEQ_CONTACT),
-           nextval(SEQ_LEAD)
+    SELECT o.rn, nextval(SEQ_CONTACT), nextval(SEQ_LEAD)
     FROM (SELECT rn FROM imp_rows WHERE occ = 1 ORDER BY rn OFFSET 0) o"""
 
 _FILL = ", ".join(
