@@ -22,6 +22,9 @@
    Inside an enclosing transaction (a test case) one worker runs every phase on the caller's connection.
 3. The contacts' trigram search index takes new entries in its pending list, merged every 64 MB and once
    at the end (gin_clean_pending_list), instead of once every few thousand rows.
+4. Where the role may (references.py), the loader's transactions run with row triggers off and check the
+   foreign keys of what they write per range: the rows a partition refers to and does not write are
+   locked and counted in one statement per kind, instead of one trigger query per reference per row.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,6 +48,7 @@ from leadhub.tenancy.context import tenant_context
 from leads.bulk_sql import temp_buffers_raise
 from leads.imports.loading import Loader
 from leads.imports.reader import rows_iter
+from leads.imports.references import lock_organization, lock_range, row_triggers_may_be_off, row_triggers_set
 from leads.imports.spec import COMPANY_TARGETS, CONTACT_TARGETS, PLACEHOLDER_DOMAIN, ImportSpec
 from leads.imports.values import (
     sql_custom,
@@ -104,6 +109,8 @@ class PostgresImport(Loader):
     first_range = True
     sequences: tuple[int, int] | None = None
     statistics_target: str | None = None
+    # Foreign keys checked per range, not per row (references.py), where the role may.
+    row_triggers_off = False
     _local: threading.local | None = None
 
     @property
@@ -246,6 +253,7 @@ class PostgresImport(Loader):
         job = self.job
         workers = self.workers()
         self.first_range = True
+        self.row_triggers_off = row_triggers_may_be_off()
         self._sequences()  # once, before the threads use them
         self._statistics()
         self._staging_create()
@@ -255,8 +263,7 @@ class PostgresImport(Loader):
         if workers == 1:
             for start, stop in bounds:
                 self._on(Range(start, stop, 0, timezone.now()))
-                with tenant_context(job.organization_id), connection.cursor() as cursor:
-                    self._settings(cursor)
+                with self._transaction() as cursor:
                     self._prepare(cursor, 1)
                     counts = self._partition(cursor, 0)
                     self._progress_save(counts, stop)
@@ -314,8 +321,7 @@ class PostgresImport(Loader):
         with connection.cursor() as cursor:
             cursor.execute(self._sql("TRUNCATE imp_rows, imp_ids"))
         self._parallel(workers, partial(self._typed, parts=workers), work_range)
-        with tenant_context(self.job.organization_id), connection.cursor() as cursor:
-            self._settings(cursor)
+        with self._transaction() as cursor:
             self._companies(cursor)
 
     def _prepared_ahead(self, work_range: Range, workers: int, failures: list[BaseException]) -> None:
@@ -355,8 +361,19 @@ class PostgresImport(Loader):
             leads_created=F("leads_created") + counts["leads"],
         )
 
-    @staticmethod
-    def _settings(cursor: Any) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A transaction as the tenant, with the loader's settings. Row triggers turned off are on again
+        at its end: inside an enclosing transaction (a test case) the setting would outlive it."""
+        with tenant_context(self.job.organization_id), connection.cursor() as cursor:
+            self._settings(cursor)
+            yield cursor
+            if self.row_triggers_off:
+                row_triggers_set(cursor, False)
+
+    def _settings(self, cursor: Any) -> None:
+        if self.row_triggers_off:
+            row_triggers_set(cursor, True)
         cursor.execute("SELECT set_config('work_mem', '256MB', true)")
         # A range's commit does not wait for its WAL to reach the disk: after a crash the job resumes
         # from the last range whose progress survived, which the same transaction wrote.
@@ -369,15 +386,13 @@ class PostgresImport(Loader):
         the first failure is raised once every thread has finished."""
         results: list[Any] = [None] * workers
         errors: list[BaseException] = []
-        organization_id = self.job.organization_id
 
         def target(part: int) -> None:
             self._on(work_range)
             try:
                 with connection.cursor() as cursor:
                     temp_buffers_raise(cursor, "256MB")
-                with tenant_context(organization_id), connection.cursor() as cursor:
-                    self._settings(cursor)
+                with self._transaction() as cursor:
                     results[part] = work(cursor, part)
                     committing = time.monotonic()
                 self._time_add("commit", committing)
@@ -565,6 +580,8 @@ class PostgresImport(Loader):
         # nested loops over the whole range.
         self._timed(cursor, "analyze", "ANALYZE imp_rows (rn, email_norm, occ, part, company_key)")
         if self.spec.has_company:
+            if self.row_triggers_off:  # the companies' reference
+                lock_organization(cursor, self._params())
             cursor.execute(self._sql(f"DROP TABLE IF EXISTS {CHUNK_TABLES}, imp_company"))
             steps = [("collect", company_collect_sql(self.spec)), *COMPANY_STEPS]
             for name, sql in steps:
@@ -580,6 +597,11 @@ class PostgresImport(Loader):
         job = self.job
         params = self._params(part=part)
         cursor.execute(f"DROP TABLE IF EXISTS {CHUNK_TABLES}")
+        if self.row_triggers_off:  # what the partition's rows refer to and do not write
+            began = time.monotonic()
+            named = self._sql(COMPANIES_NAMED) if self.spec.has_company else None
+            lock_range(cursor, {**params, "user": job.created_by_id}, named)
+            self._time_add("references", began)
         cursor.execute(self._sql("SELECT coalesce(max(occ), 0) FROM imp_rows WHERE part = %(part)s"), params)
         passes = int(cursor.fetchone()[0])
         cursor.execute(
@@ -746,6 +768,11 @@ COMPANY_STEPS: list[tuple[str, str]] = [
     # The name each company has now, for the contacts' search text.
     ("names", "UPDATE imp_company t SET stored_name = c.name FROM leads_company c WHERE c.id = t.id"),
 ]
+
+# The companies a partition's contacts name.
+COMPANIES_NAMED = """
+    SELECT DISTINCT t.id FROM imp_rows r JOIN imp_company t ON t.key = r.company_key
+    WHERE r.part = %(part)s AND r.occ IS NOT NULL AND t.id IS NOT NULL"""
 
 # Ids for the contacts the range may create (the first row of each email) and their first leads, in file
 # order, in a narrow table beside the rows. The row of an email stored already is an update: its ids go
