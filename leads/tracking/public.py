@@ -27,7 +27,7 @@ from leadhub.tenancy.errors import json_error
 from leadhub.tenancy.models import PublicKeyKind
 from leadhub.tenancy.public import by_public_key, public_endpoint
 from leadhub.tenancy.services import Actor
-from leadhub.tenancy.throttling import rate_limit_hit
+from leadhub.tenancy.throttling import rate_limit_hits
 from leads.models import AdSource, ReferralCode, TrackingSite
 from leads.tracking.ad_sources import (
     ad_leads_receive,
@@ -134,7 +134,7 @@ def _origin_check(request: HttpRequest, site: TrackingSite) -> tuple[str, HttpRe
 
 def _throttle(request: HttpRequest, key: str, *, per_ip: int, per_key: int) -> HttpResponse | None:
     ip = request.META.get("REMOTE_ADDR", "")
-    wait = rate_limit_hit(f"t:{key}:ip:{ip}", per_ip) or rate_limit_hit(f"t:{key}", per_key)
+    wait = rate_limit_hits([(f"t:{key}:ip:{ip}", per_ip), (f"t:{key}", per_key)])
     if wait is None:
         return None
     response = json_error(429, "rate_limited", "Too many requests; try again later.")

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
 
-from leadhub.tenancy.throttling import rate_limit_hit
+from leadhub.tenancy.throttling import rate_limit_hits
 from leads.webforms.schema import HONEYPOT, FormDefinition
 
 logger = logging.getLogger(__name__)
@@ -171,9 +171,12 @@ def rate_limited(*, form_id: int, ip_digest: str) -> int | None:
     every visitor's form during an outage would lose exactly the leads this service exists to keep.
     """
     try:
-        wait = rate_limit_hit(f"form-ip:{form_id}:{ip_digest}", settings.LEADHUB_FORM_RATE_PER_IP_PER_MINUTE)
-        if wait is None:
-            wait = rate_limit_hit(f"form:{form_id}", settings.LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE)
+        wait = rate_limit_hits(
+            [
+                (f"form-ip:{form_id}:{ip_digest}", settings.LEADHUB_FORM_RATE_PER_IP_PER_MINUTE),
+                (f"form:{form_id}", settings.LEADHUB_FORM_RATE_PER_FORM_PER_MINUTE),
+            ]
+        )
     except Exception:
         logger.warning("Form rate limit skipped: the cache is unreachable", exc_info=True)
         return None
