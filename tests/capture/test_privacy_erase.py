@@ -187,6 +187,28 @@ def test_erasure_leaves_no_personal_data_in_any_tenant_table(org, person):
         assert tenant_text_containing(org, needle) == [], needle
 
 
+def test_a_row_holding_the_address_in_several_columns_is_scrubbed_in_each(org, person):
+    """The sweep finds a row by any of its columns and blanks the address in all of them, leaving the
+    rest of the text and another person's address as they were."""
+    contact, _ = person
+    with tenant_context(org):
+        kept = TouchpointFactory(
+            lead=None,
+            contact=None,
+            anonymous_id="v2",
+            url=f"https://x.example/thanks?email={EMAIL}",
+            referrer="https://search.example/",
+            properties={"note": f"Ask {EMAIL} and joann.quartermaine@example.org"},
+        )
+        report = contact_erase(contact=contact, actor=ACTOR, confirm=EMAIL)
+        kept.refresh_from_db()
+        assert kept.url == "https://x.example/thanks?email=[erased]"
+        assert kept.referrer == "https://search.example/"
+        assert kept.properties == {"note": "Ask [erased] and joann.quartermaine@example.org"}
+        # Rows, not columns: v1's note and this row.
+        assert report["scrubbed"]["leads.Touchpoint"] == 2
+
+
 def test_erasure_needs_the_email_as_confirmation(org, person):
     contact, _ = person
     with tenant_context(org):
