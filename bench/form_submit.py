@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import connection
+
+    call_command("migrate", verbosity=0)
 
     from leads.webforms import guard
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Lower
+from django.db import connection, models, transaction
+from django.db.models import CharField, Count, F, Func, Q, Value
+from django.db.models.functions import Length, Lower
 
 from leadhub.events import ContactUpdated, publish
 from leadhub.tenancy.services import Actor, audit_record
@@ -88,16 +88,7 @@ def duplicate_groups(*, reason: str = "name_company", limit: int = 50) -> list[D
             groups.append(DuplicateGroup(reason, f"{key['f']} {key['la']} @ {key['company_id']}", contacts))
         return groups
     if reason == "phone":
-        by_key: dict[str, list[Contact]] = {}
-        for contact in (
-            Contact.objects.exclude(phone="").select_related("company").order_by("created_at", "id")
-        ):
-            digits = "".join(ch for ch in contact.phone if ch.isdigit())
-            if len(digits) >= 7:
-                by_key.setdefault(digits, []).append(contact)
-        return [
-            DuplicateGroup(reason, key, found[:MAX_MERGE]) for key, found in by_key.items() if len(found) > 1
-        ][:limit]
+        return _phone_groups(limit)
     if reason == "email_variant":
         by_key = {}
         candidates = Contact.objects.filter(
@@ -117,6 +108,45 @@ def duplicate_groups(*, reason: str = "name_company", limit: int = 50) -> list[D
             DuplicateGroup(reason, key, found[:MAX_MERGE]) for key, found in by_key.items() if len(found) > 1
         ][:limit]
     raise ValidationError({"reason": ["Choose one of name_company, phone, email_variant."]})
+
+
+def _phone_groups(limit: int) -> list[DuplicateGroup]:
+    """Contacts whose phone numbers have the same digits (at least 7), the largest groups first. On
+    PostgreSQL the numbers are grouped by the database, so a tenant of a million contacts is never loaded
+    into memory; elsewhere (the embedded setup's SQLite, which has no regexp_replace) in Python."""
+    with_phone = Contact.objects.exclude(phone="")
+    if connection.vendor == "postgresql":
+        digits = Func(
+            F("phone"),
+            Value("[^0-9]"),
+            Value(""),
+            Value("g"),
+            function="regexp_replace",
+            output_field=CharField(),
+        )
+        keys = list(
+            with_phone.annotate(digits=digits)
+            .annotate(length=Length("digits"))
+            .filter(length__gte=7)
+            .values("digits")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .order_by("-n", "digits")
+            .values_list("digits", flat=True)[:limit]
+        )
+        members = with_phone.annotate(digits=digits).filter(digits__in=keys)
+        by_key: dict[str, list[Contact]] = {key: [] for key in keys}
+        for contact in members.select_related("company").order_by("created_at", "id"):
+            by_key[contact.digits].append(contact)  # type: ignore[attr-defined]
+    else:
+        found: dict[str, list[Contact]] = {}
+        for contact in with_phone.select_related("company").order_by("created_at", "id"):
+            number = "".join(ch for ch in contact.phone if ch.isdigit())
+            if len(number) >= 7:
+                found.setdefault(number, []).append(contact)
+        ranked = sorted((k for k, v in found.items() if len(v) > 1), key=lambda k: (-len(found[k]), k))
+        by_key = {key: found[key] for key in ranked[:limit]}
+    return [DuplicateGroup("phone", key, group[:MAX_MERGE]) for key, group in by_key.items()]
 
 
 # --- merging -----------------------------------------------------------------------------------------

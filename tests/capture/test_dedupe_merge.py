@@ -65,6 +65,25 @@ def test_same_name_at_same_company_is_a_duplicate_group(org, pair):
         assert duplicate_groups(reason="phone") == []
 
 
+def test_phone_numbers_with_the_same_digits_are_grouped_largest_first(org, other_org):
+    with tenant_context(org):
+        three = [
+            ContactFactory(phone=p) for p in ("+49 30 1234567", "+49 (30) 123-4567", "49301234567")
+        ]
+        two = [ContactFactory(phone=p) for p in ("555.010.9999", "555 010 9999")]
+        ContactFactory(phone="555 010 9998")  # alone
+        ContactFactory(phone="12-34"), ContactFactory(phone="1234")  # too short to say anything
+    with tenant_context(other_org):
+        ContactFactory(phone="+49 30 1234567")  # another tenant's: never in a group
+    with tenant_context(org):
+        groups = duplicate_groups(reason="phone")
+        assert [(g.key, [c.pk for c in g.contacts]) for g in groups] == [
+            ("49301234567", [c.pk for c in three]),
+            ("5550109999", [c.pk for c in two]),
+        ]
+        assert [g.key for g in duplicate_groups(reason="phone", limit=1)] == ["49301234567"]
+
+
 def test_email_variants_are_suggested(org):
     with tenant_context(org):
         ContactFactory(email="jo.doe@gmail.com", email_normalized="jo.doe@gmail.com")
