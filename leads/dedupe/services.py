@@ -90,7 +90,7 @@ def duplicate_groups(*, reason: str = "name_company", limit: int = 50) -> list[D
     if reason == "phone":
         return _phone_groups(limit)
     if reason == "email_variant":
-        by_key = {}
+        by_key: dict[str, list[Contact]] = {}
         candidates = Contact.objects.filter(
             Q(email_normalized__contains="+")
             | Q(email_normalized__endswith="@gmail.com")
