@@ -87,7 +87,7 @@ def current_lead_ids_by_contact(contact_ids: Iterable[int]) -> dict[int, int]:
     if not wanted:
         return {}
     rows = (
-        Lead.objects.filter(contact_id__in=wanted, is_current=True)
+        Lead.objects.filter(contact_id__any_of=list(wanted), is_current=True)
         .order_by("contact_id", "journey")
         .values_list("contact_id", "pk")
     )

@@ -192,9 +192,9 @@ def events_ingest(
         anonymous_ids = {e["anonymous_id"] for e in events.values() if "anonymous_id" in e}
         visitor_contacts: dict[str, int] = (
             dict(
-                Visitor.objects.filter(anonymous_id__in=anonymous_ids, contact__isnull=False).values_list(
-                    "anonymous_id", "contact_id"
-                )
+                Visitor.objects.filter(
+                    anonymous_id__any_of=list(anonymous_ids), contact__isnull=False
+                ).values_list("anonymous_id", "contact_id")
             )
             if anonymous_ids
             else {}
@@ -253,7 +253,7 @@ def events_ingest(
 
     repeated = {rows[i]["external_id"] for i in rows if i not in ids and rows[i]["external_id"]}
     stored = (
-        dict(Touchpoint.objects.filter(external_id__in=repeated).values_list("external_id", "pk"))
+        dict(_by_external_id(list(repeated)).values_list("external_id", "pk"))
         if repeated
         else {}
     )
@@ -266,6 +266,12 @@ def events_ingest(
         for index, row in rows.items()
     }
     return results, errors
+
+
+def _by_external_id(external_ids: list[str]) -> Any:
+    """The tenant's touchpoints with these external ids, through the partial unique index (whose
+    condition the query states: an array parameter cannot prove it)."""
+    return Touchpoint.objects.filter(external_id__any_of=external_ids).exclude(external_id="")
 
 
 TOUCHPOINT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -296,7 +302,7 @@ def touchpoint_rows_insert(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
         return {}
     external_ids = [row["external_id"] for row in rows.values() if row["external_id"]]
     seen = (
-        set(Touchpoint.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
+        set(_by_external_id(external_ids).values_list("external_id", flat=True))
         if external_ids
         else set()
     )
