@@ -354,12 +354,13 @@ class StageChange(TenantModel):
 
 
 class Touchpoint(TenantModel):
-    # Indexed by touch_org_lead_time below (row-level security always adds the organization).
+    # The lead, the contact and the campaign are indexed below only where they are set: most tracked
+    # touchpoints are anonymous, and an entry per anonymous row would be written and never read.
     lead = models.ForeignKey(
         Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
     )
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints"
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
     )
     anonymous_id = models.CharField(
         max_length=64, blank=True, help_text="First-party visitor id before identification."
@@ -369,7 +370,7 @@ class Touchpoint(TenantModel):
     occurred_at = models.DateTimeField(default=timezone.now)
     channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints", db_index=False
     )
     url = models.CharField(max_length=2000, blank=True)
     referrer = models.CharField(max_length=2000, blank=True)
@@ -391,7 +392,15 @@ class Touchpoint(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "lead", "occurred_at"], name="touch_org_lead_time"),
+            models.Index(
+                fields=["organization", "lead", "occurred_at"],
+                condition=models.Q(lead__isnull=False),
+                name="touch_org_lead_time",
+            ),
+            models.Index(fields=["contact"], condition=models.Q(contact__isnull=False), name="touch_contact"),
+            models.Index(
+                fields=["campaign"], condition=models.Q(campaign__isnull=False), name="touch_campaign"
+            ),
             models.Index(
                 fields=["organization", "anonymous_id"],
                 condition=~models.Q(anonymous_id=""),

@@ -252,11 +252,7 @@ def events_ingest(
                     visitor_identify(anonymous_id=anonymous_id, lead=lead_objects[lead_id])
 
     repeated = {rows[i]["external_id"] for i in rows if i not in ids and rows[i]["external_id"]}
-    stored = (
-        dict(_by_external_id(list(repeated)).values_list("external_id", "pk"))
-        if repeated
-        else {}
-    )
+    stored = dict(_by_external_id(list(repeated)).values_list("external_id", "pk")) if repeated else {}
     results = {
         index: {
             "index": index,
@@ -266,6 +262,12 @@ def events_ingest(
         for index, row in rows.items()
     }
     return results, errors
+
+
+def _json_time(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _by_external_id(external_ids: list[str]) -> Any:
@@ -301,11 +303,7 @@ def touchpoint_rows_insert(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
     if not rows:
         return {}
     external_ids = [row["external_id"] for row in rows.values() if row["external_id"]]
-    seen = (
-        set(_by_external_id(external_ids).values_list("external_id", flat=True))
-        if external_ids
-        else set()
-    )
+    seen = set(_by_external_id(external_ids).values_list("external_id", flat=True)) if external_ids else set()
     fresh: list[int] = []
     for index, row in rows.items():
         if row["external_id"]:
@@ -327,16 +325,9 @@ def touchpoint_rows_insert(rows: dict[int, dict[str, Any]]) -> dict[int, int]:
         f"SELECT %s, {names} FROM jsonb_to_recordset(%s::jsonb) AS r({columns}) RETURNING id"
     )
     # One JSON document for the batch: json.dumps and PostgreSQL's JSON parser are C code, where
-    # dumping one array per column went value by value through the driver's Python adapters.
-    document = json.dumps(
-        [
-            {
-                name: (value.isoformat() if isinstance(value, dt.datetime) else value)
-                for name, value in ((name, rows[index][name]) for name, _ in TOUCHPOINT_COLUMNS)
-            }
-            for index in fresh
-        ]
-    )
+    # dumping one array per column went value by value through the driver's Python adapters. The rows
+    # go as they are (jsonb_to_recordset reads the columns by name); only their times need converting.
+    document = json.dumps([rows[index] for index in fresh], default=_json_time)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, [organization_id, document])
@@ -483,13 +474,7 @@ def _visitors_upsert_sql(firsts: dict[str, dict[str, Any]], now: dt.datetime) ->
         f'OR EXCLUDED."first_seen_at" < "{table}"."first_seen_at"'
     )
     document = json.dumps(
-        [
-            {
-                name: (values[i].isoformat() if isinstance(values[i], dt.datetime) else values[i])
-                for name, _, values in columns
-            }
-            for i in range(len(ordered))
-        ]
+        [{name: values[i] for name, _, values in columns} for i in range(len(ordered))], default=_json_time
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [current_organization_id(), now, document])
