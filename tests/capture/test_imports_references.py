@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 
 from leadhub.tenancy.context import tenant_context
 from leads.imports import loader_pg
@@ -117,6 +117,40 @@ def test_a_company_of_another_tenant_is_refused(org, other_org, tmp_path, monkey
     _failed_without_rows(org)
     with tenant_context(other_org):
         assert Contact.objects.filter(company=foreign).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_companies_a_range_names_stay_locked_until_it_commits(org, tmp_path, settings, monkeypatch):
+    """What the foreign key's trigger guaranteed: while a partition's transaction is open, no other
+    transaction may delete (or lock for update) a company its contacts name."""
+    settings.IMPORT_WORKERS = 2
+    with tenant_context(org):
+        Company.objects.create(name="Acme", domain="acme.example")
+    probed: list[int] = []
+    lock_range = loader_pg.lock_range
+
+    def lock_then_probe(cursor: Any, params: dict[str, Any], company_ids: str | None) -> None:
+        lock_range(cursor, params, company_ids)
+        assert company_ids is not None
+        cursor.execute(company_ids, params)
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as probe:
+                probe.execute("SELECT set_config('leadhub.organization_id', %s, false)", [str(org.pk)])
+                for (company_id,) in cursor.fetchall():
+                    with pytest.raises(OperationalError, match="could not obtain lock"):
+                        probe.execute(
+                            "SELECT 1 FROM leads_company WHERE id = %s FOR UPDATE NOWAIT", [company_id]
+                        )
+                    probed.append(company_id)
+        finally:
+            other.close()
+
+    monkeypatch.setattr(loader_pg, "lock_range", lock_then_probe)
+    summary = run(org, tmp_path, CSV, *STAGES)
+    assert summary["created"] == 3
+    with tenant_context(org):
+        assert sorted(set(probed)) == sorted(Company.objects.values_list("pk", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)
