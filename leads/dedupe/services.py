@@ -124,9 +124,9 @@ def _phone_groups(limit: int) -> list[DuplicateGroup]:
             function="regexp_replace",
             output_field=CharField(),
         )
+        numbered = with_phone.annotate(digits=digits)
         keys = list(
-            with_phone.annotate(digits=digits)
-            .annotate(length=Length("digits"))
+            numbered.annotate(length=Length("digits"))
             .filter(length__gte=7)
             .values("digits")
             .annotate(n=Count("id"))
@@ -134,7 +134,7 @@ def _phone_groups(limit: int) -> list[DuplicateGroup]:
             .order_by("-n", "digits")
             .values_list("digits", flat=True)[:limit]
         )
-        members = with_phone.annotate(digits=digits).filter(digits__in=keys)
+        members = numbered.filter(digits__in=keys)
         by_key: dict[str, list[Contact]] = {key: [] for key in keys}
         for contact in members.select_related("company").order_by("created_at", "id"):
             by_key[contact.digits].append(contact)  # type: ignore[attr-defined]
